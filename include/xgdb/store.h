@@ -1,0 +1,110 @@
+// The git-backed store: a real git repository (libgit2) whose `master`
+// branch holds the database, one directory per object and one file per field
+// (docs/format.md), plus the in-memory image (database.h) that serves reads.
+//
+// Writes go to the image at once; the store turns what changed into a commit
+// (group commit, see StartCommitter) whose new objects are written as a pack.
+// Opening rebuilds the image from master's head commit.
+#ifndef XGDB_STORE_H_
+#define XGDB_STORE_H_
+
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xgdb/database.h"
+#include "xgdb/schema.h"
+#include "xgdb/statedb.h"
+
+namespace xgdb {
+
+struct StoreOptions {
+  // The repository: a bare git repository (`git -C PATH log` and
+  // `git clone PATH` work as on any bare repository).
+  std::string path = "/var/lib/xapi-db";
+  std::string host_name;  // commit author name; empty: the machine's host name
+  std::string host_id;    // commit author e-mail; empty: "<host_name>@xapi-gitdb"
+  bool fsync = true;      // fsync packs, refs and the directory on each commit
+};
+
+struct CommitInfo {
+  std::string id;                    // 40 hex digits
+  std::vector<std::string> parents;
+  std::string author_name, author_email;
+  int64_t time = 0;                  // seconds since the epoch
+  std::string message;
+};
+
+// One field that differs between two commits. A created or deleted row is
+// reported once with field "" and kind kRowAdded / kRowRemoved.
+struct FieldChange {
+  enum class Kind { kRowAdded, kRowRemoved, kAdded, kRemoved, kModified } kind;
+  std::string table, ref, field;
+  std::string old_value, new_value;  // stored text (sets/maps as S-expressions)
+};
+
+class Store {
+ public:
+  // Creates a repository at options.path holding an empty database of
+  // `schema` (one initial commit). Error(kInvalidArgument) if one exists.
+  static std::unique_ptr<Store> Create(const StoreOptions& options,
+                                       std::shared_ptr<const Schema> schema);
+  // Opens an existing repository and rebuilds the image from master.
+  // Error(kCorrupt) when the path holds no repository, or a missing, corrupt
+  // or half-written one; nothing is changed on disk then.
+  static std::unique_ptr<Store> Open(const StoreOptions& options);
+  // Writes `image` as one commit on master replacing everything (creating
+  // the repository when needed) and returns the store serving it.
+  static std::unique_ptr<Store> Import(const StoreOptions& options,
+                                       std::unique_ptr<Database> image,
+                                       const std::string& message,
+                                       const ProgressFn& progress = nullptr);
+  ~Store();  // stops the committer and commits what is pending
+
+  Database& db();
+  const std::string& path() const;
+
+  // Commits everything the image changed since the last commit, now.
+  // Returns the new commit id, or "" when nothing changed.
+  std::string Commit(const std::string& message = "");
+  // Starts a background thread that commits every `interval_ms` whatever
+  // changed in that interval (one commit for all of it).
+  void StartCommitter(int interval_ms);
+  void StopCommitter();
+  // Blocks until every change up to Database::Sequence() == seq is committed.
+  void WaitDurable(uint64_t seq);
+  uint64_t DurableSequence() const;
+
+  // ---- History (read-only; safe while the committer runs). ----
+  // Resolves a revision (commit id or prefix, branch, "master~2", ...) or,
+  // when `rev` parses as a time ("2026-11-24T10:00:00Z", "@1700000000"), the
+  // last master commit at or before it. Error(kInvalidArgument) if unknown.
+  std::string Resolve(const std::string& rev) const;
+  std::string Head() const;
+  // The database as of a revision, built from that commit alone.
+  std::unique_ptr<Database> LoadAt(const std::string& rev) const;
+  // Commits reachable from `rev`, newest first; when `path_filter` is set
+  // (a table, "table/ref" or "table/ref/field"), only those touching it.
+  std::vector<CommitInfo> Log(const std::string& rev, size_t max_count,
+                              const std::string& path_filter = "") const;
+  CommitInfo GetCommit(const std::string& rev) const;
+  // What differs from `from` to `to`, in tables, objects and fields.
+  std::vector<FieldChange> Diff(const std::string& from, const std::string& to) const;
+  // The generation count to write into an exported state.db for `rev`.
+  int64_t GenerationAt(const std::string& rev) const;
+  // Where an object lives in the tree ("xapi/VM/3a/OpaqueRef:3a.../").
+  static std::string ObjectPath(const std::string& table, const std::string& ref);
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace xgdb
+
+#endif  // XGDB_STORE_H_

@@ -1,0 +1,36 @@
+// Turns one request body of xapi's remote database protocol into one answer
+// body, by calling the Database. Knows nothing of HTTP: the transport
+// (src/server/) hands it the path's protocol version and the body.
+#ifndef XGDB_RPC_DISPATCHER_H_
+#define XGDB_RPC_DISPATCHER_H_
+
+#include <string>
+#include <string_view>
+
+#include "xgdb/database.h"
+
+namespace xgdb::rpc {
+
+enum class ProtocolVersion { kV1, kV2 };
+
+struct RpcResult {
+  // 200: `body` is the answer (success, or an in-band failure).
+  // 500: the protocol cannot carry what happened (xapi answers 500 with
+  //      connection: close); `body` is empty and `error` says why.
+  int status = 200;
+  std::string body;
+  std::string error;
+};
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(Database& db) : db_(db) {}
+  RpcResult Handle(ProtocolVersion version, std::string_view body);
+
+ private:
+  Database& db_;
+};
+
+}  // namespace xgdb::rpc
+
+#endif  // XGDB_RPC_DISPATCHER_H_
