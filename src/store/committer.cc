@@ -1,0 +1,190 @@
+// Turning the image's changes into commits: one commit per batch, costing
+// in proportion to the rows that changed (each changed row's directory is
+// rebuilt and spliced into the previous tree with git_tree_create_updated,
+// which reuses every untouched subtree).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "store/layout.h"
+#include "store/store_impl.h"
+#include "store/tree_writer.h"
+
+namespace xgdb {
+
+using namespace store;
+
+namespace {
+
+bool PathExists(const git_tree* root, const std::string& path) {
+  git_tree_entry* raw = nullptr;
+  int rc = git_tree_entry_bypath(&raw, root, path.c_str());
+  git_tree_entry_free(raw);
+  if (rc == GIT_ENOTFOUND) return false;
+  Check(rc, "looking up " + path);
+  return true;
+}
+
+// Folds `later` into `earlier` (both ordered by table, ref): a row's newest
+// state wins; each carries the whole stored row, so nothing else is needed.
+std::vector<RowChange> MergeChanges(std::vector<RowChange> earlier, std::vector<RowChange> later) {
+  if (earlier.empty()) return later;
+  std::map<std::pair<std::string, std::string>, RowChange> by_key;
+  for (auto* list : {&earlier, &later}) {
+    for (RowChange& c : *list) {
+      auto key = std::make_pair(c.table->name, c.ref);
+      by_key[key] = std::move(c);
+    }
+  }
+  std::vector<RowChange> out;
+  for (auto& [key, c] : by_key) out.push_back(std::move(c));
+  return out;
+}
+
+}  // namespace
+
+std::string Store::Impl::CommitNow(const std::string& message) {
+  std::lock_guard<std::mutex> commit_lock(commit_mu);
+  ChangeBatch batch = db->TakeChanges();
+  std::vector<RowChange> rows = MergeChanges(std::move(unwritten), std::move(batch.rows));
+  unwritten.clear();
+  std::vector<std::string> summary = std::move(unwritten_summary);
+  unwritten_summary.clear();
+  summary.insert(summary.end(), batch.summary.begin(), batch.summary.end());
+  if (rows.empty()) {
+    MarkDurable(batch.sequence);
+    return "";
+  }
+  std::string commit_hex;
+  try {
+    std::lock_guard<std::mutex> git_lock(git_mu);
+    bool found = false;
+    git_oid head = MasterId(&found);
+    if (!found) throw Error(ErrorKind::kCorrupt, "repository " + options.path + " lost master");
+    git_commit* raw_commit = nullptr;
+    Check(git_commit_lookup(&raw_commit, repo.get(), &head), "reading master's commit");
+    CommitPtr commit(raw_commit);
+    git_tree* raw_tree = nullptr;
+    Check(git_commit_tree(&raw_tree, commit.get()), "reading master's tree");
+    TreePtr root(raw_tree);
+
+    std::vector<std::string> paths;  // git_tree_update holds char pointers
+    paths.reserve(rows.size());
+    std::vector<git_tree_update> updates;
+    for (const RowChange& row : rows) {
+      paths.push_back(RowDir(row.table->name, row.ref));
+      git_tree_update u{};
+      u.path = paths.back().c_str();
+      if (row.exists) {
+        u.action = GIT_TREE_UPDATE_UPSERT;  // replaces the whole directory
+        u.id = WriteRowTree(repo.get(), *row.table, row.stored);
+        u.filemode = GIT_FILEMODE_TREE;
+      } else {
+        if (!PathExists(root.get(), paths.back())) continue;  // never committed
+        u.action = GIT_TREE_UPDATE_REMOVE;
+      }
+      updates.push_back(u);
+    }
+    git_oid new_root = *git_tree_id(root.get());
+    if (!updates.empty()) {
+      Check(git_tree_create_updated(&new_root, repo.get(), root.get(), updates.size(),
+                                    updates.data()),
+            "updating the tree");
+    }
+    if (git_oid_equal(&new_root, git_tree_id(root.get()))) {
+      sink->Discard();  // e.g. a value written back unchanged: nothing to commit
+    } else {
+      size_t changes = summary.size() + batch.summary_dropped;
+      std::string first = message;
+      if (first.empty()) {
+        first = summary.size() == 1 && batch.summary_dropped == 0
+                    ? summary[0]
+                    : std::to_string(changes == 0 ? rows.size() : changes) + " changes";
+      }
+      git_oid id = WriteCommit(new_root, Message(first, summary, batch.summary_dropped));
+      commit_hex = OidHex(id);
+    }
+  } catch (...) {
+    // Keep what was taken so the next attempt commits it.
+    {
+      std::lock_guard<std::mutex> git_lock(git_mu);
+      sink->Discard();
+    }
+    unwritten = std::move(rows);
+    unwritten_summary = std::move(summary);
+    throw;
+  }
+  MarkDurable(batch.sequence);
+  if (!commit_hex.empty() && repacker) repacker->Poke();
+  return commit_hex;
+}
+
+void Store::Impl::MarkDurable(uint64_t seq) {
+  {
+    std::lock_guard<std::mutex> lock(durable_mu);
+    durable_seq = std::max(durable_seq, seq);
+  }
+  durable_cv.notify_all();
+}
+
+void Store::Impl::CommitterLoop() {
+  std::unique_lock<std::mutex> lock(committer_mu);
+  while (!committer_stop) {
+    committer_cv.wait_for(lock, std::chrono::milliseconds(committer_interval_ms),
+                          [this] { return committer_stop || commit_requested; });
+    if (committer_stop) break;
+    commit_requested = false;
+    lock.unlock();
+    try {
+      CommitNow("");
+    } catch (const std::exception& e) {
+      spdlog::error("store {}: commit failed, will retry: {}", options.path, e.what());
+    }
+    lock.lock();
+  }
+}
+
+std::string Store::Commit(const std::string& message) { return impl_->CommitNow(message); }
+
+void Store::StartCommitter(int interval_ms) {
+  StopCommitter();
+  std::lock_guard<std::mutex> lock(impl_->committer_mu);
+  impl_->committer_stop = false;
+  impl_->committer_interval_ms = std::max(1, interval_ms);
+  impl_->committer = std::thread([this] { impl_->CommitterLoop(); });
+}
+
+void Store::StopCommitter() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->committer_mu);
+    if (!impl_->committer.joinable()) return;
+    impl_->committer_stop = true;
+  }
+  impl_->committer_cv.notify_all();
+  impl_->committer.join();
+}
+
+void Store::WaitDurable(uint64_t seq) {
+  bool running;
+  {
+    std::lock_guard<std::mutex> lock(impl_->committer_mu);
+    running = impl_->committer.joinable() && !impl_->committer_stop;
+    impl_->commit_requested = true;
+  }
+  if (!running) {
+    if (DurableSequence() < seq) impl_->CommitNow("");
+    return;
+  }
+  impl_->committer_cv.notify_all();
+  std::unique_lock<std::mutex> lock(impl_->durable_mu);
+  impl_->durable_cv.wait(lock, [&] { return impl_->durable_seq >= seq; });
+}
+
+uint64_t Store::DurableSequence() const {
+  std::lock_guard<std::mutex> lock(impl_->durable_mu);
+  return impl_->durable_seq;
+}
+
+}  // namespace xgdb

@@ -1,0 +1,295 @@
+// Reading history: resolving revisions (ids, names, times), log with a path
+// filter, images and diffs of any commit. Diff is a Merkle walk: subtrees
+// with equal ids are skipped without being read, so its cost follows the
+// size of the change, not of the database.
+#include <ctime>
+#include <map>
+
+#include "store/image_loader.h"
+#include "store/layout.h"
+#include "store/name_codec.h"
+#include "store/store_impl.h"
+
+namespace xgdb {
+
+using namespace store;
+
+namespace {
+
+// "YYYY-MM-DDTHH:MM:SSZ" or "@<seconds>" -> seconds since the epoch.
+std::optional<int64_t> ParseTime(const std::string& rev) {
+  if (rev.size() > 1 && rev[0] == '@') {
+    for (size_t i = 1; i < rev.size(); ++i) {
+      if (rev[i] < '0' || rev[i] > '9') return std::nullopt;
+    }
+    return std::stoll(rev.substr(1));
+  }
+  struct tm tm = {};
+  int y, mo, d, h, mi, s;
+  char z = 0;
+  if (rev.size() != 20 ||
+      std::sscanf(rev.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z) != 7 ||
+      z != 'Z') {
+    return std::nullopt;
+  }
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+CommitPtr LookupCommit(git_repository* repo, const git_oid& id) {
+  git_commit* raw = nullptr;
+  Check(git_commit_lookup(&raw, repo, &id), "reading commit " + OidHex(id));
+  return CommitPtr(raw);
+}
+
+TreePtr CommitTree(const git_commit* commit) {
+  git_tree* raw = nullptr;
+  Check(git_commit_tree(&raw, commit), "reading the tree of " + OidHex(*git_commit_id(commit)));
+  return TreePtr(raw);
+}
+
+TreePtr LookupTree(git_repository* repo, const git_oid& id) {
+  git_tree* raw = nullptr;
+  Check(git_tree_lookup(&raw, repo, &id), "reading tree " + OidHex(id));
+  return TreePtr(raw);
+}
+
+git_oid ResolveId(git_repository* repo, const std::string& rev) {
+  if (auto t = ParseTime(rev)) {
+    git_oid id;
+    if (git_reference_name_to_id(&id, repo, kMasterRef) != 0) {
+      throw Error(ErrorKind::kInvalidArgument, "no master branch");
+    }
+    while (true) {
+      CommitPtr c = LookupCommit(repo, id);
+      if (git_commit_time(c.get()) <= *t) return id;
+      if (git_commit_parentcount(c.get()) == 0) break;
+      id = *git_commit_parent_id(c.get(), 0);
+    }
+    throw Error(ErrorKind::kInvalidArgument, "no commit at or before " + rev);
+  }
+  git_object* raw = nullptr;
+  if (rev.empty() || git_revparse_single(&raw, repo, rev.c_str()) != 0) {
+    throw Error(ErrorKind::kInvalidArgument, "unknown revision '" + rev + "'");
+  }
+  ObjectPtr obj(raw);
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, obj.get(), GIT_OBJECT_COMMIT) != 0) {
+    throw Error(ErrorKind::kInvalidArgument, "'" + rev + "' is not a commit");
+  }
+  git_oid id = *git_object_id(peeled);
+  git_object_free(peeled);
+  return id;
+}
+
+CommitInfo Info(const git_commit* c) {
+  CommitInfo info;
+  info.id = OidHex(*git_commit_id(c));
+  for (unsigned i = 0; i < git_commit_parentcount(c); ++i) {
+    info.parents.push_back(OidHex(*git_commit_parent_id(c, i)));
+  }
+  const git_signature* a = git_commit_author(c);
+  info.author_name = a->name;
+  info.author_email = a->email;
+  info.time = git_commit_time(c);
+  info.message = git_commit_message(c);
+  return info;
+}
+
+// "table", "table/ref" or "table/ref/field" -> the tree path it names.
+std::string FilterPath(const std::string& filter) {
+  size_t first = filter.find('/');
+  if (first == std::string::npos) return TableDir(filter);
+  std::string table = filter.substr(0, first);
+  std::string rest = filter.substr(first + 1);
+  size_t last = rest.rfind('/');
+  if (last == std::string::npos) return RowDir(table, rest);
+  return RowDir(table, rest.substr(0, last)) + "/" + EncodeName(rest.substr(last + 1));
+}
+
+// The id at `path` in a commit's tree (zero when absent).
+git_oid IdAt(const git_tree* root, const std::string& path) {
+  git_oid id{};
+  git_tree_entry* raw = nullptr;
+  if (git_tree_entry_bypath(&raw, root, path.c_str()) == 0) {
+    id = *git_tree_entry_id(raw);
+    git_tree_entry_free(raw);
+  }
+  return id;
+}
+
+// Entries of two trees side by side, by name (either may be null).
+using Pairs = std::map<std::string, std::pair<const git_tree_entry*, const git_tree_entry*>>;
+Pairs Pair(const git_tree* a, const git_tree* b) {
+  Pairs out;
+  if (a) for (size_t i = 0; i < git_tree_entrycount(a); ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(a, i);
+    out[git_tree_entry_name(e)].first = e;
+  }
+  if (b) for (size_t i = 0; i < git_tree_entrycount(b); ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(b, i);
+    out[git_tree_entry_name(e)].second = e;
+  }
+  return out;
+}
+
+bool SameId(const git_tree_entry* a, const git_tree_entry* b) {
+  return a && b && git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b));
+}
+
+TreePtr SubTree(git_repository* repo, const git_tree_entry* e) {
+  if (e == nullptr || git_tree_entry_type(e) != GIT_OBJECT_TREE) return nullptr;
+  return LookupTree(repo, *git_tree_entry_id(e));
+}
+
+class Differ {
+ public:
+  Differ(git_repository* repo, const Schema& schema, std::vector<FieldChange>* out)
+      : repo_(repo), schema_(schema), out_(out) {}
+
+  void Roots(const git_tree* a, const git_tree* b) {
+    const git_tree_entry* da = git_tree_entry_byname(a, kDataDir);
+    const git_tree_entry* db = git_tree_entry_byname(b, kDataDir);
+    if (SameId(da, db) || (!da && !db)) return;
+    TreePtr ta = SubTree(repo_, da), tb = SubTree(repo_, db);
+    for (const auto& [name, p] : Pair(ta.get(), tb.get())) {
+      if (SameId(p.first, p.second)) continue;
+      auto decoded = DecodeName(name);
+      const Table* table = decoded ? schema_.FindTable(*decoded) : nullptr;
+      if (table == nullptr) throw Error(ErrorKind::kCorrupt, "unknown table directory " + name);
+      TreePtr ba = SubTree(repo_, p.first), bb = SubTree(repo_, p.second);
+      for (const auto& [bucket, bp] : Pair(ba.get(), bb.get())) {
+        if (SameId(bp.first, bp.second)) continue;
+        TreePtr ra = SubTree(repo_, bp.first), rb = SubTree(repo_, bp.second);
+        std::string dir = std::string(kDataDir) + "/" + name + "/" + bucket + "/";
+        for (const auto& [row, rp] : Pair(ra.get(), rb.get())) {
+          if (!SameId(rp.first, rp.second)) Row(*table, row, dir + row, rp.first, rp.second);
+        }
+      }
+    }
+  }
+
+ private:
+  void Row(const Table& table, const std::string& name, const std::string& path,
+           const git_tree_entry* a, const git_tree_entry* b) {
+    std::optional<RowContents> ra, rb;
+    if (a) ra = ReadRow(repo_, table, *git_tree_entry_id(a), name, path);
+    if (b) rb = ReadRow(repo_, table, *git_tree_entry_id(b), name, path);
+    if (!ra || !rb) {
+      FieldChange c{ra ? FieldChange::Kind::kRowRemoved : FieldChange::Kind::kRowAdded,
+                    table.name, ra ? ra->ref : rb->ref, "", "", ""};
+      out_->push_back(std::move(c));
+      return;
+    }
+    std::map<int, std::pair<const std::string*, const std::string*>> cols;
+    for (const auto& [col, text] : ra->columns) cols[col->index].first = &text;
+    for (const auto& [col, text] : rb->columns) cols[col->index].second = &text;
+    for (const auto& [index, p] : cols) {
+      const Column& col = table.columns[index];
+      std::string absent = col.type == ColumnType::kString ? "" : "()";
+      FieldChange c{FieldChange::Kind::kModified, table.name, rb->ref, col.name,
+                    p.first ? *p.first : absent, p.second ? *p.second : absent};
+      if (!p.first) c.kind = FieldChange::Kind::kAdded;
+      if (!p.second) c.kind = FieldChange::Kind::kRemoved;
+      if (c.old_value != c.new_value || c.kind != FieldChange::Kind::kModified) {
+        out_->push_back(std::move(c));
+      }
+    }
+  }
+
+  git_repository* repo_;
+  const Schema& schema_;
+  std::vector<FieldChange>* out_;
+};
+
+}  // namespace
+
+std::string Store::Resolve(const std::string& rev) const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  return OidHex(ResolveId(impl_->repo.get(), rev));
+}
+
+std::string Store::Head() const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  bool found = false;
+  git_oid id = impl_->MasterId(&found);
+  if (!found) throw Error(ErrorKind::kCorrupt, "repository " + path() + " has no master branch");
+  return OidHex(id);
+}
+
+std::unique_ptr<Database> Store::LoadAt(const std::string& rev) const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_repository* repo = impl_->repo.get();
+  CommitPtr c = LookupCommit(repo, ResolveId(repo, rev));
+  TreePtr root = CommitTree(c.get());
+  return LoadImage(repo, root.get(), nullptr);  // that commit's own schema
+}
+
+std::vector<CommitInfo> Store::Log(const std::string& rev, size_t max_count,
+                                   const std::string& path_filter) const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_repository* repo = impl_->repo.get();
+  git_oid start = ResolveId(repo, rev);
+  std::string path = path_filter.empty() ? "" : FilterPath(path_filter);
+  git_revwalk* raw = nullptr;
+  Check(git_revwalk_new(&raw, repo), "walking history");
+  RevwalkPtr walk(raw);
+  git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  git_revwalk_simplify_first_parent(walk.get());
+  Check(git_revwalk_push(walk.get(), &start), "walking history");
+  std::vector<CommitInfo> out;
+  git_oid id;
+  while (out.size() < max_count && git_revwalk_next(&id, walk.get()) == 0) {
+    CommitPtr c = LookupCommit(repo, id);
+    if (!path.empty()) {
+      TreePtr tree = CommitTree(c.get());
+      git_oid here = IdAt(tree.get(), path), before{};
+      if (git_commit_parentcount(c.get()) > 0) {
+        CommitPtr parent = LookupCommit(repo, *git_commit_parent_id(c.get(), 0));
+        TreePtr ptree = CommitTree(parent.get());
+        before = IdAt(ptree.get(), path);
+      }
+      if (git_oid_equal(&here, &before)) continue;
+    }
+    out.push_back(Info(c.get()));
+  }
+  return out;
+}
+
+CommitInfo Store::GetCommit(const std::string& rev) const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_repository* repo = impl_->repo.get();
+  return Info(LookupCommit(repo, ResolveId(repo, rev)).get());
+}
+
+std::vector<FieldChange> Store::Diff(const std::string& from, const std::string& to) const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_repository* repo = impl_->repo.get();
+  CommitPtr a = LookupCommit(repo, ResolveId(repo, from));
+  CommitPtr b = LookupCommit(repo, ResolveId(repo, to));
+  TreePtr ta = CommitTree(a.get()), tb = CommitTree(b.get());
+  std::shared_ptr<const Schema> schema = ReadMeta(repo, tb.get());
+  std::vector<FieldChange> out;
+  Differ(repo, *schema, &out).Roots(ta.get(), tb.get());
+  return out;
+}
+
+int64_t Store::GenerationAt(const std::string& rev) const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_repository* repo = impl_->repo.get();
+  git_oid id = ResolveId(repo, rev);
+  int64_t count = 0;
+  while (true) {
+    CommitPtr c = LookupCommit(repo, id);
+    ++count;
+    if (git_commit_parentcount(c.get()) == 0) return count;
+    id = *git_commit_parent_id(c.get(), 0);
+  }
+}
+
+}  // namespace xgdb

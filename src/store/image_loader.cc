@@ -1,0 +1,224 @@
+#include "store/image_loader.h"
+
+#include <algorithm>
+
+#include "schema/sexpr.h"
+#include "store/git_ptr.h"
+#include "store/layout.h"
+#include "store/name_codec.h"
+
+namespace xgdb::store {
+namespace {
+
+[[noreturn]] void Corrupt(const std::string& what) {
+  throw Error(ErrorKind::kCorrupt, "corrupt repository: " + what);
+}
+
+std::string ReadBlob(git_repository* repo, const git_oid& id, const std::string& path) {
+  git_blob* raw = nullptr;
+  Check(git_blob_lookup(&raw, repo, &id), "cannot read " + path + " (" + OidHex(id) + ")",
+        ErrorKind::kCorrupt);
+  BlobPtr blob(raw);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                     static_cast<size_t>(git_blob_rawsize(blob.get())));
+}
+
+TreePtr LookupTree(git_repository* repo, const git_oid& id, const std::string& path) {
+  git_tree* raw = nullptr;
+  Check(git_tree_lookup(&raw, repo, &id), "cannot read " + path + " (" + OidHex(id) + ")",
+        ErrorKind::kCorrupt);
+  return TreePtr(raw);
+}
+
+bool IsBlob(const git_tree_entry* e) { return git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB; }
+bool IsTree(const git_tree_entry* e) { return git_tree_entry_filemode(e) == GIT_FILEMODE_TREE; }
+
+// A set/map directory: (raw name, value) pairs sorted by raw name.
+std::vector<std::pair<std::string, std::string>> ReadMembers(git_repository* repo,
+                                                             const git_oid& dir_id,
+                                                             bool is_map,
+                                                             const std::string& path) {
+  TreePtr dir = LookupTree(repo, dir_id, path);
+  std::vector<std::pair<std::string, std::string>> members;
+  size_t n = git_tree_entrycount(dir.get());
+  if (n == 0) Corrupt(path + " is an empty directory");
+  for (size_t i = 0; i < n; ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(dir.get(), i);
+    std::string name = git_tree_entry_name(e);
+    std::string member_path = path + "/" + name;
+    std::string raw, value;
+    if (IsBlob(e)) {
+      auto decoded = DecodeName(name);
+      if (!decoded) Corrupt("entry name does not decode: " + member_path);
+      raw = std::move(*decoded);
+      value = ReadBlob(repo, *git_tree_entry_id(e), member_path);
+    } else if (IsTree(e) && IsHashedName(name)) {
+      TreePtr inner = LookupTree(repo, *git_tree_entry_id(e), member_path);
+      const git_tree_entry* ne = git_tree_entry_byname(inner.get(), kHashedNameEntry);
+      const git_tree_entry* ve = git_tree_entry_byname(inner.get(), kHashedValueEntry);
+      if (ne == nullptr || !IsBlob(ne) || (is_map && (ve == nullptr || !IsBlob(ve))) ||
+          git_tree_entrycount(inner.get()) != (is_map ? 2u : 1u)) {
+        Corrupt("hashed entry " + member_path + " must hold exactly " +
+                (is_map ? "`name` and `value`" : "`name`"));
+      }
+      raw = ReadBlob(repo, *git_tree_entry_id(ne), member_path + "/name");
+      if (EncodeName(raw) != name) Corrupt("hashed entry " + member_path + " does not match its name");
+      if (is_map) value = ReadBlob(repo, *git_tree_entry_id(ve), member_path + "/value");
+    } else {
+      Corrupt("unexpected entry " + member_path);
+    }
+    if (!is_map && !value.empty()) Corrupt("set element " + member_path + " is not empty");
+    members.emplace_back(std::move(raw), std::move(value));
+  }
+  std::sort(members.begin(), members.end());
+  return members;
+}
+
+}  // namespace
+
+std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* root) {
+  git_tree_entry* raw = nullptr;
+  if (git_tree_entry_bypath(&raw, root, kFormatPath) < 0) Corrupt("meta/format is missing");
+  TreeEntryPtr format(raw);
+  if (!IsBlob(format.get())) Corrupt("meta/format is not a file");
+  std::string text = ReadBlob(repo, *git_tree_entry_id(format.get()), kFormatPath);
+  if (text != kFormatText) {
+    Corrupt("unknown format in meta/format: '" + text.substr(0, 80) + "'");
+  }
+  if (git_tree_entry_bypath(&raw, root, kSchemaPath) < 0) Corrupt("meta/schema.json is missing");
+  TreeEntryPtr schema_entry(raw);
+  std::string json = ReadBlob(repo, *git_tree_entry_id(schema_entry.get()), kSchemaPath);
+  try {
+    return Schema::FromJson(json);
+  } catch (const Error& e) {
+    Corrupt(std::string("meta/schema.json does not parse: ") + e.what());
+  }
+}
+
+const Column* FindStoredColumn(const Table& table, const std::string& entry_name) {
+  // Column names are plain identifiers, so this is nearly always a direct hit.
+  auto decoded = DecodeName(entry_name);
+  if (decoded) {
+    const Column* col = table.FindColumn(*decoded);
+    if (col != nullptr && table.Stored(*col)) return col;
+    return nullptr;
+  }
+  for (const Column& col : table.columns) {
+    if (table.Stored(col) && EncodeName(col.name) == entry_name) return &col;
+  }
+  return nullptr;
+}
+
+RowContents ReadRow(git_repository* repo, const Table& table, const git_oid& row_tree,
+                    const std::string& entry_name, const std::string& path) {
+  TreePtr row = LookupTree(repo, row_tree, path);
+  RowContents out;
+  size_t n = git_tree_entrycount(row.get());
+  for (size_t i = 0; i < n; ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(row.get(), i);
+    std::string name = git_tree_entry_name(e);
+    std::string field_path = path + "/" + name;
+    const Column* col = FindStoredColumn(table, name);
+    if (col == nullptr) Corrupt("not a stored column of " + table.name + ": " + field_path);
+    std::string text;
+    if (col->type == ColumnType::kString) {
+      if (!IsBlob(e)) Corrupt(field_path + " must be a file");
+      text = ReadBlob(repo, *git_tree_entry_id(e), field_path);
+    } else {
+      if (!IsTree(e)) Corrupt(field_path + " must be a directory");
+      bool is_map = col->type == ColumnType::kMap;
+      auto members = ReadMembers(repo, *git_tree_entry_id(e), is_map, field_path);
+      if (is_map) {
+        text = sexpr::PrintMap(members);
+      } else {
+        sexpr::StringSet set;
+        set.reserve(members.size());
+        for (auto& m : members) set.push_back(std::move(m.first));
+        text = sexpr::PrintSet(set);
+      }
+    }
+    if (col->name == "_ref") out.ref = text;
+    out.columns.emplace_back(col, std::move(text));
+  }
+  if (out.ref.empty()) Corrupt(path + " has no _ref");
+  if (EncodeName(out.ref) != entry_name) {
+    Corrupt(path + "/_ref holds '" + out.ref + "', which is not this directory's name");
+  }
+  std::sort(out.columns.begin(), out.columns.end(),
+            [](const auto& a, const auto& b) { return a.first->index < b.first->index; });
+  return out;
+}
+
+std::string MissingColumnValue(const Table& table, const Column& col, const std::string& path) {
+  if (col.type != ColumnType::kString) return "()";
+  if (col.default_value) return *col.default_value;
+  Corrupt(path + " lacks column " + col.name + " of " + table.name + ", which has no default");
+}
+
+std::unique_ptr<Database> LoadImage(git_repository* repo, const git_tree* root,
+                                    std::shared_ptr<const Schema> schema) {
+  if (!schema) schema = ReadMeta(repo, root);
+  auto db = std::make_unique<Database>(schema);
+  for (size_t i = 0; i < git_tree_entrycount(root); ++i) {
+    std::string name = git_tree_entry_name(git_tree_entry_byindex(root, i));
+    if (name != "meta" && name != kDataDir) Corrupt("unexpected top-level entry " + name);
+  }
+  const git_tree_entry* data = git_tree_entry_byname(root, kDataDir);
+  if (data != nullptr) {
+    if (!IsTree(data)) Corrupt("xapi is not a directory");
+    TreePtr tables = LookupTree(repo, *git_tree_entry_id(data), kDataDir);
+    for (size_t t = 0; t < git_tree_entrycount(tables.get()); ++t) {
+      const git_tree_entry* te = git_tree_entry_byindex(tables.get(), t);
+      std::string table_path = std::string(kDataDir) + "/" + git_tree_entry_name(te);
+      auto table_name = DecodeName(git_tree_entry_name(te));
+      const Table* table = table_name ? schema->FindTable(*table_name) : nullptr;
+      if (table == nullptr || !table->persistent || !IsTree(te)) {
+        Corrupt("not a persistent table of the schema: " + table_path);
+      }
+      TreePtr buckets = LookupTree(repo, *git_tree_entry_id(te), table_path);
+      for (size_t b = 0; b < git_tree_entrycount(buckets.get()); ++b) {
+        const git_tree_entry* be = git_tree_entry_byindex(buckets.get(), b);
+        std::string bucket = git_tree_entry_name(be);
+        std::string bucket_path = table_path + "/" + bucket;
+        if (!IsBucketName(bucket) || !IsTree(be)) Corrupt("not a bucket: " + bucket_path);
+        TreePtr rows = LookupTree(repo, *git_tree_entry_id(be), bucket_path);
+        for (size_t r = 0; r < git_tree_entrycount(rows.get()); ++r) {
+          const git_tree_entry* re = git_tree_entry_byindex(rows.get(), r);
+          std::string row_name = git_tree_entry_name(re);
+          std::string row_path = bucket_path + "/" + row_name;
+          if (!IsTree(re)) Corrupt("not a row directory: " + row_path);
+          RowContents row = ReadRow(repo, *table, *git_tree_entry_id(re), row_name, row_path);
+          if (Bucket(row.ref) != bucket) Corrupt(row_path + " is in the wrong bucket");
+          FieldList fields;
+          fields.reserve(table->columns.size());
+          size_t next = 0;
+          for (const Column& col : table->columns) {
+            if (!table->Stored(col)) {  // FinishLoad resets or rebuilds it
+              fields.emplace_back(col.name, col.empty);
+              continue;
+            }
+            if (next < row.columns.size() && row.columns[next].first == &col) {
+              fields.emplace_back(col.name, std::move(row.columns[next].second));
+              ++next;
+            } else {
+              fields.emplace_back(col.name, MissingColumnValue(*table, col, row_path));
+            }
+          }
+          try {
+            db->LoadRow(table->name, row.ref, std::move(fields));
+          } catch (const Error& e) {
+            Corrupt(row_path + ": " + e.what());
+          }
+        }
+      }
+    }
+  }
+  try {
+    db->FinishLoad();
+  } catch (const Error& e) {
+    Corrupt(std::string("the rows do not form a valid database: ") + e.what());
+  }
+  return db;
+}
+
+}  // namespace xgdb::store

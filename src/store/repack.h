@@ -1,0 +1,56 @@
+// Keeps the number of packs bounded. Every commit adds one small pack; a
+// background thread, with its own repository handle (libgit2 objects are not
+// thread-safe), combines the small packs into one once there are more than
+// kMaxPacks, choosing them so that the remaining packs grow geometrically
+// (each at least twice the size of all smaller ones together, as
+// `git repack --geometric=2` does): total rewrite work stays O(n log n).
+#ifndef XGDB_STORE_REPACK_H_
+#define XGDB_STORE_REPACK_H_
+
+#include <git2.h>
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace xgdb::store {
+
+constexpr size_t kMaxPacks = 16;
+
+// The object ids listed in a pack index (.idx version 2). Error(kCorrupt).
+std::vector<git_oid> ReadPackIndex(const std::string& idx_path);
+
+// The packs (paths of the .pack files) under <repo>/objects/pack.
+std::vector<std::string> ListPacks(const std::string& repo_path);
+
+// Combines packs of the bare repository at `repo_path` when there are more
+// than `max_packs`. The new pack is written first; the old ones are deleted
+// inside `swap` (which the store runs under its git lock, then reopens its
+// handle). Returns the number of packs combined (0: nothing to do).
+size_t RepackOnce(const std::string& repo_path, size_t max_packs,
+                  const std::function<void(const std::function<void()>&)>& swap);
+
+class Repacker {
+ public:
+  Repacker(std::string repo_path,
+           std::function<void(const std::function<void()>&)> swap);
+  ~Repacker();  // waits for a running repack
+  // A commit added a pack: check (in the background) whether to combine.
+  void Poke();
+
+ private:
+  void Run();
+  std::string path_;
+  std::function<void(const std::function<void()>&)> swap_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool poked_ = false, stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace xgdb::store
+
+#endif  // XGDB_STORE_REPACK_H_

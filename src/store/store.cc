@@ -1,0 +1,295 @@
+// Store: creating, opening and importing repositories, and the commit writer
+// shared by all of them.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "store/image_loader.h"
+#include "store/layout.h"
+#include "store/store_impl.h"
+#include "store/tree_writer.h"
+
+namespace xgdb {
+
+namespace fs = std::filesystem;
+using namespace store;
+
+namespace store {
+
+void EnsureLibgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    git_libgit2_init();
+    // Commits read the root, xapi/, table and bucket trees; a table tree
+    // with 256 buckets is ~8 KB, above the 4 KB default cache limit.
+    git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, size_t{256} * 1024);
+  });
+}
+
+}  // namespace store
+
+namespace {
+
+std::string MachineHostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+std::unique_ptr<Store::Impl> Store::Impl::New(const StoreOptions& options) {
+  EnsureLibgit2();
+  auto impl = std::make_unique<Store::Impl>();
+  impl->options = options;
+  impl->author_name = options.host_name.empty() ? MachineHostName() : options.host_name;
+  impl->author_email =
+      options.host_id.empty() ? impl->author_name + "@xapi-gitdb" : options.host_id;
+  impl->host_tag = options.host_id.empty() ? impl->author_name : options.host_id;
+  if (options.fsync) git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+  return impl;
+}
+
+namespace {
+
+bool IsEmptyOrMissingDir(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return true;
+  return fs::is_directory(path, ec) && fs::is_empty(path, ec);
+}
+
+}  // namespace
+
+void Store::Impl::InitRepository() {
+  git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
+               GIT_REPOSITORY_INIT_NO_REINIT;
+  opts.initial_head = "master";
+  git_repository* raw = nullptr;
+  Check(git_repository_init_ext(&raw, options.path.c_str(), &opts),
+        "creating a repository at " + options.path);
+  RepoPtr created(raw);
+  // Bare repositories keep no reflog by default; master's reflog is the
+  // record of every commit the store made, so keep it.
+  git_config* raw_config = nullptr;
+  Check(git_repository_config(&raw_config, created.get()), "reading the repository config");
+  GitPtr<git_config, git_config_free> config(raw_config);
+  Check(git_config_set_bool(config.get(), "core.logAllRefUpdates", 1), "writing the config");
+  created.reset();
+  OpenRepository(ErrorKind::kIo);
+}
+
+void Store::Impl::OpenRepository(ErrorKind kind_on_failure) {
+  git_repository* raw = nullptr;
+  Check(git_repository_open_bare(&raw, options.path.c_str()),
+        "no git repository at " + options.path, kind_on_failure);
+  repo.reset(raw);
+  sink = ObjectSink::Attach(repo.get());
+}
+
+git_oid Store::Impl::MasterId(bool* found) const {
+  git_oid id{};
+  int rc = git_reference_name_to_id(&id, repo.get(), kMasterRef);
+  *found = rc == 0;
+  if (rc != 0 && rc != GIT_ENOTFOUND) Check(rc, "reading master");
+  return id;
+}
+
+std::string Store::Impl::Message(const std::string& first_line,
+                                 const std::vector<std::string>& summary,
+                                 size_t dropped) const {
+  constexpr size_t kMaxLines = 200;  // a commit message is for people
+  std::string msg = first_line + "\n";
+  if (!summary.empty() && !(summary.size() == 1 && summary[0] == first_line)) {
+    msg += "\n";
+    for (size_t i = 0; i < summary.size() && i < kMaxLines; ++i) msg += summary[i] + "\n";
+    size_t more = dropped + (summary.size() > kMaxLines ? summary.size() - kMaxLines : 0);
+    if (more > 0) msg += "... and " + std::to_string(more) + " more\n";
+  }
+  msg += "\nHost: " + host_tag + "\n";
+  return msg;
+}
+
+git_oid Store::Impl::WriteCommit(const git_oid& root, const std::string& message) {
+  bool has_parent = false;
+  git_oid parent_id = MasterId(&has_parent);
+  CommitPtr parent;
+  if (has_parent) {
+    git_commit* raw = nullptr;
+    Check(git_commit_lookup(&raw, repo.get(), &parent_id), "reading master's commit");
+    parent.reset(raw);
+  }
+  git_tree* raw_tree = nullptr;
+  Check(git_tree_lookup(&raw_tree, repo.get(), &root), "reading the new tree");
+  TreePtr tree(raw_tree);
+  git_signature* raw_sig = nullptr;
+  Check(git_signature_now(&raw_sig, author_name.c_str(), author_email.c_str()),
+        "making the commit signature");
+  SignaturePtr sig(raw_sig);
+  const git_commit* parents[1] = {parent.get()};
+  git_oid commit_id;
+  Check(git_commit_create(&commit_id, repo.get(), nullptr, sig.get(), sig.get(), nullptr,
+                          message.c_str(), tree.get(), has_parent ? 1 : 0, parents),
+        "writing a commit");
+  sink->WritePack();
+  std::string first_line = message.substr(0, message.find('\n'));
+  std::string log = "commit: " + first_line;
+  git_reference* raw_ref = nullptr;
+  if (has_parent) {
+    Check(git_reference_create_matching(&raw_ref, repo.get(), kMasterRef, &commit_id, 1,
+                                        &parent_id, log.c_str()),
+          "moving master");
+  } else {
+    Check(git_reference_create(&raw_ref, repo.get(), kMasterRef, &commit_id, 0, log.c_str()),
+          "creating master");
+  }
+  git_reference_free(raw_ref);
+  return commit_id;
+}
+
+void Store::Impl::StartRepacker() {
+  repacker = std::make_unique<Repacker>(options.path, [this](const std::function<void()>& fn) {
+    std::lock_guard<std::mutex> lock(git_mu);
+    fn();
+    // Our handle may have the deleted packs open or listed: start afresh.
+    // (The sink is empty outside of a commit, and commits hold git_mu.)
+    try {
+      OpenRepository(ErrorKind::kIo);
+    } catch (const Error& e) {
+      spdlog::error("store {}: reopening after a repack failed: {}", options.path, e.what());
+    }
+  });
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Store::~Store() {
+  StopCommitter();
+  try {
+    impl_->CommitNow("");
+  } catch (const std::exception& e) {
+    spdlog::error("store {}: final commit failed, recent changes are lost: {}",
+                  impl_->options.path, e.what());
+  }
+  impl_->repacker.reset();
+}
+
+Database& Store::db() { return *impl_->db; }
+const std::string& Store::path() const { return impl_->options.path; }
+
+std::string Store::ObjectPath(const std::string& table, const std::string& ref) {
+  return RowDir(table, ref) + "/";
+}
+
+std::unique_ptr<Store> Store::Create(const StoreOptions& options,
+                                     std::shared_ptr<const Schema> schema) {
+  if (!schema) throw Error(ErrorKind::kInvalidArgument, "Store::Create needs a schema");
+  if (!IsEmptyOrMissingDir(options.path)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                options.path + " already exists and is not empty; not creating a repository");
+  }
+  auto impl = Impl::New(options);
+  std::lock_guard<std::mutex> lock(impl->git_mu);
+  impl->InitRepository();
+  git_oid meta = WriteMetaTree(impl->repo.get(), *schema);
+  git_oid root = WriteRootTree(impl->repo.get(), meta, nullptr);
+  impl->WriteCommit(root, impl->Message("Create database (schema " +
+                                            std::to_string(schema->major_version()) + "." +
+                                            std::to_string(schema->minor_version()) + ")",
+                                        {}, 0));
+  impl->schema = schema;
+  impl->db = std::make_unique<Database>(schema);
+  impl->db->FinishLoad();
+  impl->durable_seq = impl->db->Sequence();
+  impl->StartRepacker();
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
+  auto impl = Impl::New(options);
+  const std::string& path = options.path;
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    throw Error(ErrorKind::kCorrupt, "no repository at " + path + " (missing)");
+  }
+  std::lock_guard<std::mutex> lock(impl->git_mu);
+  impl->OpenRepository(ErrorKind::kCorrupt);
+  for (const char* lock_file : {"refs/heads/master.lock", "HEAD.lock", "packed-refs.lock"}) {
+    if (fs::exists(fs::path(path) / lock_file, ec)) {
+      throw Error(ErrorKind::kCorrupt,
+                  "repository " + path + " has a stale lock file " + lock_file +
+                      " (a writer died mid-update, or one is running now); remove it only "
+                      "when no other process uses the repository");
+    }
+  }
+  bool found = false;
+  git_oid head;
+  try {
+    head = impl->MasterId(&found);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kCorrupt, "repository " + path + ": " + e.what());
+  }
+  if (!found) throw Error(ErrorKind::kCorrupt, "repository " + path + " has no master branch");
+  git_commit* raw_commit = nullptr;
+  Check(git_commit_lookup(&raw_commit, impl->repo.get(), &head),
+        "repository " + path + ": master's commit " + OidHex(head) + " is unreadable",
+        ErrorKind::kCorrupt);
+  CommitPtr commit(raw_commit);
+  git_tree* raw_tree = nullptr;
+  Check(git_commit_tree(&raw_tree, commit.get()),
+        "repository " + path + ": the tree of " + OidHex(head) + " is unreadable",
+        ErrorKind::kCorrupt);
+  TreePtr tree(raw_tree);
+  try {
+    impl->schema = ReadMeta(impl->repo.get(), tree.get());
+    impl->db = LoadImage(impl->repo.get(), tree.get(), impl->schema);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kCorrupt) {
+      throw Error(ErrorKind::kCorrupt, "repository " + path + " at " + OidHex(head) + ": " + e.what());
+    }
+    throw Error(ErrorKind::kCorrupt, "repository " + path + ": " + e.what());
+  }
+  impl->durable_seq = impl->db->Sequence();
+  impl->StartRepacker();
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+std::unique_ptr<Store> Store::Import(const StoreOptions& options, std::unique_ptr<Database> image,
+                                     const std::string& message, const ProgressFn& progress) {
+  if (!image) throw Error(ErrorKind::kInvalidArgument, "Store::Import needs an image");
+  auto impl = Impl::New(options);
+  std::unique_lock<std::mutex> lock(impl->git_mu);
+  if (IsEmptyOrMissingDir(options.path)) {
+    impl->InitRepository();
+  } else {
+    impl->OpenRepository(ErrorKind::kInvalidArgument);
+    bool found = false;
+    git_oid head = impl->MasterId(&found);
+    if (found) {  // the new commit's parent must be readable: never build on rubble
+      git_commit* raw = nullptr;
+      Check(git_commit_lookup(&raw, impl->repo.get(), &head),
+            "repository " + options.path + ": master's commit is unreadable",
+            ErrorKind::kCorrupt);
+      git_commit_free(raw);
+    }
+  }
+  image->TakeChanges();  // everything goes into this commit
+  git_oid root;
+  try {
+    root = WriteImageTree(impl->repo.get(), *image, progress);
+    impl->WriteCommit(root, impl->Message(message.empty() ? "Import" : message, {}, 0));
+  } catch (...) {
+    impl->sink->Discard();
+    throw;
+  }
+  impl->schema = image->schema_ptr();
+  impl->db = std::move(image);
+  impl->durable_seq = impl->db->Sequence();
+  lock.unlock();
+  impl->StartRepacker();
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+}  // namespace xgdb

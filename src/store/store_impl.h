@@ -1,0 +1,71 @@
+// Store's private state, shared by store.cc, committer.cc and history.cc.
+//
+// Locking: git_mu guards the repository handle and its ObjectSink (libgit2
+// objects are single-threaded); commit_mu serialises commits (taking the
+// changes, writing, moving master); durable_mu guards the durable sequence.
+#ifndef XGDB_STORE_STORE_IMPL_H_
+#define XGDB_STORE_STORE_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/git_ptr.h"
+#include "store/object_sink.h"
+#include "store/repack.h"
+#include "xgdb/store.h"
+
+namespace xgdb {
+
+struct Store::Impl {
+  StoreOptions options;
+  std::shared_ptr<const Schema> schema;
+  std::unique_ptr<Database> db;
+  std::string author_name, author_email, host_tag;
+
+  mutable std::mutex git_mu;
+  store::RepoPtr repo;
+  store::ObjectSink* sink = nullptr;
+
+  std::mutex commit_mu;
+  std::vector<RowChange> unwritten;  // taken from db, not yet committed (a commit failed)
+  std::vector<std::string> unwritten_summary;
+
+  mutable std::mutex durable_mu;
+  std::condition_variable durable_cv;
+  uint64_t durable_seq = 0;
+
+  std::mutex committer_mu;
+  std::condition_variable committer_cv;
+  bool committer_stop = false, commit_requested = false;
+  int committer_interval_ms = 0;
+  std::thread committer;
+
+  std::unique_ptr<store::Repacker> repacker;
+
+  static std::unique_ptr<Impl> New(const StoreOptions& options);
+  // Creates a bare repository at options.path (HEAD -> master) and opens it.
+  void InitRepository();
+  // Opens options.path (bare) and attaches a fresh ObjectSink; git_mu held.
+  void OpenRepository(ErrorKind kind_on_failure);
+  // master's commit id; `found` false when there is no master yet.
+  git_oid MasterId(bool* found) const;
+  // Writes a commit of `root` on master (parent: master if any), packs the
+  // new objects, moves master. git_mu held. Returns the commit id.
+  git_oid WriteCommit(const git_oid& root, const std::string& message);
+  // The full commit message: first line, summary lines, Host trailer.
+  std::string Message(const std::string& first_line, const std::vector<std::string>& summary,
+                      size_t dropped) const;
+  std::string CommitNow(const std::string& message);
+  void CommitterLoop();
+  void MarkDurable(uint64_t seq);
+  void StartRepacker();
+};
+
+}  // namespace xgdb
+
+#endif  // XGDB_STORE_STORE_IMPL_H_
