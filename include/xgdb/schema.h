@@ -40,6 +40,9 @@ struct Column {
   std::string other_table;  // for relations: the table at the other end
   std::string other_field;  // ... and its column
   int index = 0;            // position in Table::columns
+  // lifecycle "Removed": still a column (re-added with its default), but its
+  // values are skipped when a state.db is read (xapi-data-model.md 4.7).
+  bool removed = false;
 };
 
 struct Table {

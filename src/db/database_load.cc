@@ -1,0 +1,214 @@
+// Bulk loading (xapi-data-model.md 1.6 steps 2-4), iteration, and the change
+// tracking the store's committer reads.
+#include <algorithm>
+#include <mutex>
+
+#include "db/database_impl.h"
+#include "schema/sexpr.h"
+
+namespace xgdb {
+
+using db::TableData;
+using db::Values;
+
+namespace {
+constexpr size_t kMaxSummaryLines = 1000;
+
+[[noreturn]] void LoadFail(const std::string& message) {
+  throw Error(ErrorKind::kInvalidArgument, message);
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Loading
+
+void Database::LoadRow(const std::string& table, const std::string& ref, FieldList fields) {
+  std::unique_lock lock(impl_->mu);
+  Impl& d = *impl_;
+  const Table* schema_table = d.schema.FindTable(table);
+  if (!schema_table) LoadFail("unknown table " + table + " (row " + ref + ")");
+  TableData& t = d.tables[schema_table->index];
+  if (d.ref_table.count(ref)) LoadFail("duplicate row " + ref + " in table " + table);
+  Values row(schema_table->columns.size());
+  std::vector<bool> present(row.size(), false);
+  for (auto& [name, value] : fields) {
+    const Column* c = schema_table->FindColumn(name);
+    if (!c) LoadFail("unknown column " + name + " in table " + table + " row " + ref);
+    if (c->removed) continue;  // xapi drops it and re-adds it with its default
+    if (c->type != ColumnType::kString) {
+      try {
+        value = sexpr::Canonical(value, c->type == ColumnType::kMap);
+      } catch (const Error& e) {
+        LoadFail("table " + table + " row " + ref + " column " + name + ": " + e.what());
+      }
+    }
+    row[c->index] = std::move(value);
+    present[c->index] = true;
+  }
+  Values& stored = t.rows[ref];
+  stored = std::move(row);
+  t.by_ref[ref] = &stored;
+  d.ref_table[ref] = t.index;
+  if (std::find(present.begin(), present.end(), false) != present.end())
+    d.load_present[ref] = std::move(present);
+}
+
+void Database::FinishLoad() {
+  std::unique_lock lock(impl_->mu);
+  Impl& d = *impl_;
+  // Pass 1: check everything, build the uuid index aside.
+  std::vector<std::pair<Values*, std::vector<std::pair<int, std::string>>>> fills;
+  for (auto& [ref, present] : d.load_present) {
+    TableData& t = d.tables[d.ref_table.at(ref)];
+    std::vector<std::pair<int, std::string>> fill;
+    for (const Column& c : t.table->columns) {
+      if (present[c.index]) continue;
+      if (c.index == t.ref_col)
+        fill.emplace_back(c.index, ref);
+      else if (c.default_value)
+        fill.emplace_back(c.index, *c.default_value);
+      else
+        LoadFail("table " + t.table->name + " row " + ref + " lacks column " + c.name +
+                 ", which has no default");
+    }
+    fills.emplace_back(Impl::FindRow(t, ref), std::move(fill));
+  }
+  for (auto& [row, fill] : fills)
+    for (auto& [col, value] : fill) (*row)[col] = value;  // cannot throw past here but for uuids
+  std::unordered_map<std::string, std::pair<int, std::string>> uuids;
+  for (TableData& t : d.tables) {
+    if (t.uuid_col < 0) continue;
+    const Column& uc = t.table->columns[t.uuid_col];
+    for (auto& [ref, row] : t.rows) {
+      const std::string& uuid = uc.persistent ? row[t.uuid_col] : uc.empty;
+      if (!uuids.emplace(uuid, std::make_pair(t.index, ref)).second)
+        throw Error(ErrorKind::kUniqueness, "uuid " + uuid + " is used twice (" + ref + ")",
+                    {t.table->name, "uuid", uuid});
+    }
+  }
+
+  // Pass 2: nothing throws.
+  d.load_present.clear();
+  d.uuid_index = std::move(uuids);
+  for (TableData& t : d.tables) {
+    for (const Column& c : t.table->columns) {
+      if (c.persistent && c.relation != RelationSide::kOneToManySet) continue;
+      // Non-persistent columns reset; one-to-many Set sides start empty.
+      const std::string& value = c.persistent ? std::string("()") : c.empty;
+      for (auto& [ref, row] : t.rows) row[c.index] = value;
+    }
+    t.by_name_label.clear();
+    if (t.name_col >= 0)
+      for (auto& [ref, row] : t.rows) t.by_name_label[row[t.name_col]].insert(ref);
+  }
+  // Rebuild every one-to-many Set side: holders visited ascending, each
+  // prepends its ref, so a target's set ends in descending visit order.
+  for (TableData& holder : d.tables) {
+    for (const Column& c : holder.table->columns) {
+      if (c.relation != RelationSide::kOneToManyRef) continue;
+      const Table* tt = d.schema.FindTable(c.other_table);
+      const Column* set_col = tt ? tt->FindColumn(c.other_field) : nullptr;
+      if (!set_col) continue;
+      TableData& target = d.tables[tt->index];
+      std::unordered_map<std::string, std::vector<std::string>> members;
+      for (auto& [ref, row] : holder.rows)
+        if (target.by_ref.count(row[c.index])) members[row[c.index]].push_back(ref);
+      for (auto& [target_ref, refs] : members) {
+        std::reverse(refs.begin(), refs.end());
+        sexpr::StringSet set = sexpr::ParseSet((*target.by_ref[target_ref])[set_col->index]);
+        set.insert(set.begin(), refs.begin(), refs.end());
+        (*target.by_ref[target_ref])[set_col->index] = sexpr::PrintSet(set);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Iteration
+
+void Database::ForEachRow(const std::function<void(const Table&, const std::string& ref,
+                                                   const std::vector<std::string>& values)>&
+                              fn) const {
+  std::shared_lock lock(impl_->mu);
+  for (const TableData& t : impl_->tables)
+    for (const auto& [ref, row] : t.rows) fn(*t.table, ref, row);
+}
+
+size_t Database::RowCount(const std::string& table) const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->GetTable(table).rows.size();
+}
+
+size_t Database::TotalRows() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->ref_table.size();
+}
+
+std::optional<std::pair<std::string, std::string>> Database::FindUuid(
+    const std::string& uuid) const {
+  std::shared_lock lock(impl_->mu);
+  auto it = impl_->uuid_index.find(uuid);
+  if (it == impl_->uuid_index.end()) return std::nullopt;
+  return std::make_pair(impl_->tables[it->second.first].table->name, it->second.second);
+}
+
+// ---------------------------------------------------------------------------
+// Change tracking
+
+void Database::Impl::Touch(const TableData& t, const std::string& ref, const Column* c,
+                           bool row_deleted) {
+  op_changed = true;
+  if (!t.table->persistent || (c && !t.table->Stored(*c))) return;
+  bool& replaced = changed[{t.index, ref}];
+  if (row_deleted) replaced = true;
+}
+
+void Database::Impl::EndOp(std::string summary_line) {
+  if (!op_changed) return;
+  op_changed = false;
+  ++sequence;
+  if (summary.size() < kMaxSummaryLines)
+    summary.push_back(std::move(summary_line));
+  else
+    ++summary_dropped;
+  if (listener) listener(sequence);
+}
+
+uint64_t Database::Sequence() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->sequence;
+}
+
+ChangeBatch Database::TakeChanges() {
+  std::unique_lock lock(impl_->mu);
+  Impl& d = *impl_;
+  ChangeBatch batch;
+  batch.sequence = d.sequence;
+  batch.rows.reserve(d.changed.size());
+  for (const auto& [key, replaced] : d.changed) {
+    const TableData& t = d.tables[key.first];
+    RowChange rc;
+    rc.table = t.table;
+    rc.ref = key.second;
+    rc.replaced = replaced;
+    if (const Values* row = Impl::FindRow(t, key.second)) {
+      rc.exists = true;
+      for (const Column& c : t.table->columns)
+        if (t.table->Stored(c)) rc.stored.emplace_back(c.name, (*row)[c.index]);
+    }
+    batch.rows.push_back(std::move(rc));
+  }
+  batch.summary = std::move(d.summary);
+  batch.summary_dropped = d.summary_dropped;
+  d.changed.clear();
+  d.summary.clear();
+  d.summary_dropped = 0;
+  return batch;
+}
+
+void Database::SetChangeListener(std::function<void(uint64_t sequence)> listener) {
+  std::unique_lock lock(impl_->mu);
+  impl_->listener = std::move(listener);
+}
+
+}  // namespace xgdb
