@@ -1,0 +1,137 @@
+#include "server/daemon.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "rpc/dispatcher.h"
+#include "server/http_server.h"
+#include "xgdb/error.h"
+#include "xgdb/store.h"
+
+namespace xgdb::server {
+
+namespace {
+
+// Thousands of slaves' connections need thousands of descriptors; the soft
+// limit is often 1024.
+void RaiseFileLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+// Group commit keeps its promise (an acknowledged write is committed within
+// about one interval) only while commits keep up with writes. When writers
+// outrun the committer, a write is answered only once the backlog of
+// uncommitted changes is back under this bound: clients slow down to the
+// commit rate instead of the loss window growing without limit.
+constexpr uint64_t kMaxUncommittedChanges = 2000;
+
+// With sync_commit, a call that changed the database is answered only once
+// a commit holding its change is on disk. A read that ran while someone
+// else wrote may wait too; that costs at most one interval and is rare.
+Handler MakeHandler(Store& store, rpc::Dispatcher& dispatcher, bool sync_commit) {
+  return [&store, &dispatcher, sync_commit](rpc::ProtocolVersion version,
+                                             std::string_view body) {
+    Database& db = store.db();
+    uint64_t before = db.Sequence();
+    rpc::RpcResult result = dispatcher.Handle(version, body);
+    uint64_t after = db.Sequence();
+    if (after != before) {
+      if (sync_commit) {
+        store.WaitDurable(after);
+      } else if (after - store.DurableSequence() > kMaxUncommittedChanges) {
+        store.WaitDurable(after - kMaxUncommittedChanges);
+      }
+    }
+    return result;
+  };
+}
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& options) {
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+
+  // Block the stop signals before any thread exists, so every thread
+  // inherits the mask and only sigwait() below ever sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  RaiseFileLimit();
+
+  std::unique_ptr<Store> store;
+  try {
+    StoreOptions store_options;
+    store_options.path = options.repo_path;
+    store_options.fsync = options.fsync;
+    store = Store::Open(store_options);
+  } catch (const Error& e) {
+    spdlog::critical("cannot open repository {}: {}", options.repo_path, e.what());
+    return 1;
+  }
+  spdlog::info("opened {} at {} ({} rows)", options.repo_path, store->Head(),
+               store->db().TotalRows());
+
+  rpc::Dispatcher dispatcher(store->db());
+  ServerOptions server_options;
+  server_options.unix_socket = options.unix_socket;
+  server_options.tcp = options.tcp_port != 0;
+  server_options.tcp_address = options.tcp_address;
+  server_options.tcp_port = options.tcp_port;
+  server_options.secret_files = options.secret_files;
+  server_options.tls_cert_file = options.tls_cert_file;
+  server_options.tls_key_file = options.tls_key_file;
+  server_options.io_threads = options.worker_threads > 0 ? options.worker_threads : 2;
+  // Waiting for a commit blocks a thread for up to one interval: give those
+  // waits their own threads so reads keep flowing.
+  server_options.handler_threads = options.sync_commit ? 64 : 8;
+  server_options.max_body_bytes = options.max_body_bytes;
+
+  store->StartCommitter(options.commit_interval_ms);
+  HttpServer server(server_options, MakeHandler(*store, dispatcher, options.sync_commit));
+  try {
+    server.Start();
+  } catch (const Error& e) {
+    spdlog::critical("cannot start the server: {}", e.what());
+    store->StopCommitter();
+    return 1;
+  }
+  if (!options.pid_file.empty()) {
+    std::ofstream(options.pid_file) << getpid() << "\n";
+  }
+  spdlog::info("serving {} (commit every {} ms{})", options.repo_path,
+               options.commit_interval_ms, options.sync_commit ? ", writes wait for it" : "");
+
+  int signal_number = 0;
+  while (sigwait(&stop_signals, &signal_number) != 0) {
+  }
+  spdlog::info("received {}: stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  server.Stop();
+  int status = 0;
+  try {
+    store->StopCommitter();
+    std::string id = store->Commit("shutdown");
+    spdlog::info("final commit: {}", id.empty() ? "nothing pending" : id);
+  } catch (const Error& e) {
+    spdlog::critical("final commit failed: {}", e.what());
+    status = 1;
+  }
+  if (!options.pid_file.empty()) std::remove(options.pid_file.c_str());
+  spdlog::info("stopped");
+  return status;
+}
+
+}  // namespace xgdb::server

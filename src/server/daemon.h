@@ -1,0 +1,66 @@
+// `xapi-gitdb serve`: the daemon. Opens the store, starts its group
+// committer, and serves xapi's remote-database protocol over HTTP on a unix
+// socket and, when asked, a TCP port (optionally TLS) until SIGTERM/SIGINT.
+//
+// The CLI (src/cli/) fills DaemonOptions from flags and/or a config file
+// (config.h) and calls RunDaemon. Beast is not visible from here.
+#ifndef XGDB_SERVER_DAEMON_H_
+#define XGDB_SERVER_DAEMON_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace xgdb::server {
+
+struct DaemonOptions {
+  // The git repository holding the database (must exist: `xapi-gitdb init`
+  // or `import` creates it).
+  std::string repo_path = "/var/lib/xapi-db";
+
+  // Unix socket; created with mode 0600, a stale file is replaced. Empty: no
+  // unix listener. Connections here need no credentials (spec 1.5 rule 1).
+  std::string unix_socket = "/var/run/xapi-gitdb.sock";
+
+  // Optional TCP listener, e.g. tcp_address "0.0.0.0", tcp_port 80. Port 0
+  // (the default) means no TCP listener. Every request on TCP must carry a
+  // `pool_secret` cookie equal to the content of one of `secret_files`.
+  std::string tcp_address = "127.0.0.1";
+  uint16_t tcp_port = 0;
+  // Files holding a pool secret each (trailing whitespace ignored). More than
+  // one during rotation. Re-read when their modification time changes.
+  std::vector<std::string> secret_files;
+
+  // TLS on the TCP port when both are set (PEM files).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
+  // Group commit: what changed is committed (and fsynced) every this many
+  // milliseconds. With sync_commit, each write call waits for its commit
+  // before it is answered.
+  int commit_interval_ms = 50;
+  bool sync_commit = false;
+  // fsync packs/refs on each commit (StoreOptions::fsync). Tests may turn it
+  // off; a real daemon never should.
+  bool fsync = true;
+
+  // Threads running the I/O loop and the dispatcher. 0: 2.
+  int worker_threads = 0;
+  // Largest accepted request body (xapi: 300 KiB).
+  size_t max_body_bytes = 307200;
+
+  // spdlog level name: trace, debug, info, warn, error, critical, off.
+  std::string log_level = "info";
+  // Optional file the daemon writes its pid to (removed on exit).
+  std::string pid_file;
+};
+
+// Runs the daemon until SIGTERM or SIGINT; then stops accepting, commits what
+// is pending and returns 0. Returns non-zero (after logging why) when the
+// repository cannot be opened or a listener cannot be set up.
+int RunDaemon(const DaemonOptions& options);
+
+}  // namespace xgdb::server
+
+#endif  // XGDB_SERVER_DAEMON_H_
