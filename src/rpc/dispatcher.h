@@ -22,6 +22,10 @@ struct RpcResult {
   std::string error;
 };
 
+// Handle() keeps no state of its own, so one Dispatcher may serve every
+// connection thread at once (the Database serialises writes itself).
+// Codecs: v1_codec.h, v2_codec.h; errors: error_codec.h; wire reference:
+// proto/xapi-remote-db.md.
 class Dispatcher {
  public:
   explicit Dispatcher(Database& db) : db_(db) {}

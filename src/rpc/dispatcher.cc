@@ -1,0 +1,62 @@
+#include "rpc/dispatcher.h"
+
+#include <exception>
+#include <new>
+
+#include "rpc/call.h"
+#include "rpc/error_codec.h"
+#include "rpc/v1_codec.h"
+#include "rpc/v2_codec.h"
+#include "xgdb/error.h"
+
+namespace xgdb::rpc {
+namespace {
+
+// Runs `call` on `db`. Database errors (xgdb::Error) propagate.
+Reply Execute(Database& db, const Call& call) {
+  Reply r;
+  r.name = call.name;
+  const std::vector<std::string>& a = call.args;
+  switch (call.name) {
+    case CallName::kGetTableFromRef: r.option = db.GetTableFromRef(a[0]); break;
+    case CallName::kIsValidRef: r.flag = db.IsValidRef(a[0]); break;
+    case CallName::kReadRefs: r.list = db.ReadRefs(a[0]); break;
+    case CallName::kFindRefsWithFilter: r.list = db.FindRefsWithFilter(a[0], call.expr); break;
+    case CallName::kReadFieldWhere: r.list = db.ReadFieldWhere(a[0], a[1], a[2], a[3]); break;
+    case CallName::kDbGetByUuid: r.text = db.DbGetByUuid(a[0], a[1]); break;
+    case CallName::kDbGetByUuidOpt: r.option = db.DbGetByUuidOpt(a[0], a[1]); break;
+    case CallName::kDbGetByNameLabel: r.list = db.DbGetByNameLabel(a[0], a[1]); break;
+    case CallName::kCreateRow: db.CreateRow(a[0], call.fields, a[1]); break;
+    case CallName::kDeleteRow: db.DeleteRow(a[0], a[1]); break;
+    case CallName::kWriteField: db.WriteField(a[0], a[1], a[2], a[3]); break;
+    case CallName::kReadField: r.text = db.ReadField(a[0], a[1], a[2]); break;
+    case CallName::kReadRecord: r.record = db.ReadRecord(a[0], a[1]); break;
+    case CallName::kReadRecordsWhere: r.records = db.ReadRecordsWhere(a[0], call.expr); break;
+    case CallName::kProcessStructuredField:
+      db.ProcessStructuredField(a[0], a[1], a[2], a[3], a[4], call.op);
+      break;
+  }
+  return r;
+}
+
+}  // namespace
+
+RpcResult Dispatcher::Handle(ProtocolVersion version, std::string_view body) {
+  try {
+    Call call = version == ProtocolVersion::kV1 ? DecodeV1Request(body) : DecodeV2Request(body);
+    Reply reply = Execute(db_, call);
+    RpcResult result;
+    result.body = version == ProtocolVersion::kV1 ? EncodeV1Reply(reply) : EncodeV2Reply(reply);
+    return result;
+  } catch (const Error& e) {
+    return ErrorResult(version, e);
+  } catch (const std::bad_alloc&) {
+    return RpcResult{500, "", "out of memory"};
+  } catch (const std::exception& e) {
+    // Not ours (a library or a bug): xapi would also answer an unexpected
+    // exception with 500, and the slave retries.
+    return RpcResult{500, "", std::string("internal error: ") + e.what()};
+  }
+}
+
+}  // namespace xgdb::rpc
