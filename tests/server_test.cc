@@ -71,12 +71,12 @@ class TransportTest : public ::testing::Test {
     o.secret_files = {dir_ / "secret-a", dir_ / "secret-b"};
     o.read_timeout_ms = read_timeout_ms;
     o.first_head_timeout_ms = 3 * read_timeout_ms;
-    server_ = std::make_unique<HttpServer>(o, [this](rpc::ProtocolVersion v, std::string_view b) {
+    server_ = std::make_unique<HttpServer>(o, Synchronous([this](const Request& r) {
       ++calls_;
-      if (b == "fail") return rpc::RpcResult{500, "", "asked to fail"};
-      std::string prefix = v == rpc::ProtocolVersion::kV1 ? "v1:" : "v2:";
-      return rpc::RpcResult{200, prefix + std::string(b), ""};
-    });
+      if (r.body == "fail") return rpc::RpcResult{500, "", "asked to fail"};
+      std::string prefix = r.version == rpc::ProtocolVersion::kV1 ? "v1:" : "v2:";
+      return rpc::RpcResult{200, prefix + r.body, ""};
+    }));
     server_->Start();
   }
   Connection Unix() { return Connection::Unix(socket_); }
@@ -103,7 +103,7 @@ TEST_F(TransportTest, StaleSocketFileIsReplacedAndRegularFileIsNot) {
   test::WriteFile(socket_, "not a socket");
   ServerOptions o;
   o.unix_socket = socket_;
-  HttpServer other(o, [](rpc::ProtocolVersion, std::string_view) { return rpc::RpcResult{}; });
+  HttpServer other(o, Synchronous([](const Request&) { return rpc::RpcResult{}; }));
   EXPECT_THROW(other.Start(), Error);
   EXPECT_EQ("not a socket", test::ReadFile(socket_));
 }
@@ -238,6 +238,34 @@ TEST_F(TransportTest, UnknownPathIs403AndOtherMethods501) {
   EXPECT_EQ(0, calls_.load());
 }
 
+// Long polls (event.from) answer later, from another thread, without
+// holding a server thread; the task header and our own path reach the
+// handler.
+TEST_F(TransportTest, HandlerMayAnswerLaterAndSeesTaskHeaderAndExtensionPath) {
+  ServerOptions o;
+  o.unix_socket = socket_;
+  std::vector<std::thread> answerers;
+  std::mutex mu;
+  HttpServer server(o, [&](Request r, Responder respond) {
+    std::string what = (r.version == rpc::ProtocolVersion::kExtension ? "ext:" : "db:") +
+                       r.task + ":" + r.body;
+    std::lock_guard<std::mutex> lock(mu);
+    answerers.emplace_back([what, respond] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      respond(rpc::RpcResult{200, what, ""});
+    });
+  });
+  server.Start();
+  Connection c = Unix();
+  c.Send("POST /xapi_gitdb HTTP/1.1\r\ncontent-length: 2\r\n\r\n[]");
+  EXPECT_EQ("ext::[]", c.ReadAnswer().body);
+  c.Send("POST /remote_db_access_v2 HTTP/1.1\r\nx-xgdb-task: OpaqueRef:t1\r\n"
+         "content-length: 1\r\n\r\nq");
+  EXPECT_EQ("db:OpaqueRef:t1:q", c.ReadAnswer().body);
+  server.Stop();
+  for (std::thread& t : answerers) t.join();
+}
+
 TEST_F(TransportTest, HandlerFailureIs500AndCloses) {
   StartServer();
   Connection c = Unix();
@@ -370,10 +398,10 @@ class VectorServerTest : public ::testing::Test {
     o.unix_socket = dir_ / "db.sock";
     o.tcp = true;
     o.secret_files = {dir_ / "secret"};
-    server_ = std::make_unique<HttpServer>(o, [this](rpc::ProtocolVersion v, std::string_view b) {
+    server_ = std::make_unique<HttpServer>(o, Synchronous([this](const Request& r) {
       std::lock_guard<std::mutex> lock(mu_);
-      return dispatcher_->Handle(v, b);
-    });
+      return dispatcher_->Handle(r.version, r.body);
+    }));
     Reset();
     server_->Start();
   }

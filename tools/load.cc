@@ -204,9 +204,9 @@ int main(int argc, char** argv) {
     o.unix_socket = ceiling_socket;
     const std::string reply = Arr(V("success") + "<value/>");
     ceiling = std::make_unique<xgdb::server::HttpServer>(
-        o, [reply](xgdb::rpc::ProtocolVersion, std::string_view) {
+        o, xgdb::server::Synchronous([reply](const xgdb::server::Request&) {
           return xgdb::rpc::RpcResult{200, reply, ""};
-        });
+        }));
     ceiling->Start();
   }
 

@@ -41,10 +41,10 @@ Reply Execute(Database& db, const Call& call) {
 
 }  // namespace
 
-RpcResult Dispatcher::Handle(ProtocolVersion version, std::string_view body) {
+RpcResult Dispatcher::HandleOn(Database& db, ProtocolVersion version, std::string_view body) {
   try {
     Call call = version == ProtocolVersion::kV1 ? DecodeV1Request(body) : DecodeV2Request(body);
-    Reply reply = Execute(db_, call);
+    Reply reply = Execute(db, call);
     RpcResult result;
     result.body = version == ProtocolVersion::kV1 ? EncodeV1Reply(reply) : EncodeV2Reply(reply);
     return result;

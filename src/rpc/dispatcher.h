@@ -11,7 +11,10 @@
 
 namespace xgdb::rpc {
 
-enum class ProtocolVersion { kV1, kV2 };
+// kV1, kV2: xapi's remote-database protocol (proto/xapi-remote-db.md).
+// kExtension: our own calls (tasks, events, history; proto/xapi-gitdb.md),
+// JSON in the style of v2, on their own path.
+enum class ProtocolVersion { kV1, kV2, kExtension };
 
 struct RpcResult {
   // 200: `body` is the answer (success, or an in-band failure).
@@ -29,7 +32,12 @@ struct RpcResult {
 class Dispatcher {
  public:
   explicit Dispatcher(Database& db) : db_(db) {}
-  RpcResult Handle(ProtocolVersion version, std::string_view body);
+  // `version` is kV1 or kV2.
+  RpcResult Handle(ProtocolVersion version, std::string_view body) {
+    return HandleOn(db_, version, body);
+  }
+  // The same on another image (a task's working image, say).
+  static RpcResult HandleOn(Database& db, ProtocolVersion version, std::string_view body);
 
  private:
   Database& db_;

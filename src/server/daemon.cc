@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "rpc/dispatcher.h"
+#include "rpc/extension.h"
 #include "server/http_server.h"
 #include "xgdb/error.h"
 #include "xgdb/store.h"
@@ -39,21 +40,37 @@ constexpr uint64_t kMaxUncommittedChanges = 2000;
 // With sync_commit, a call that changed the database is answered only once
 // a commit holding its change is on disk. A read that ran while someone
 // else wrote may wait too; that costs at most one interval and is rare.
-Handler MakeHandler(Store& store, rpc::Dispatcher& dispatcher, bool sync_commit) {
-  return [&store, &dispatcher, sync_commit](rpc::ProtocolVersion version,
-                                             std::string_view body) {
-    Database& db = store.db();
-    uint64_t before = db.Sequence();
-    rpc::RpcResult result = dispatcher.Handle(version, body);
-    uint64_t after = db.Sequence();
-    if (after != before) {
-      if (sync_commit) {
-        store.WaitDurable(after);
-      } else if (after - store.DurableSequence() > kMaxUncommittedChanges) {
-        store.WaitDurable(after - kMaxUncommittedChanges);
-      }
+void WaitForCommit(Store& store, uint64_t before, bool sync_commit) {
+  uint64_t after = store.db().Sequence();
+  if (after == before) return;
+  if (sync_commit) {
+    store.WaitDurable(after);
+  } else if (after - store.DurableSequence() > kMaxUncommittedChanges) {
+    store.WaitDurable(after - kMaxUncommittedChanges);
+  }
+}
+
+// xapi's calls run on master's image; our own calls (tasks, events, history)
+// go to the extension registry, where a call may answer later.
+Handler MakeHandler(Store& store, const rpc::ExtensionRegistry& extensions, bool sync_commit) {
+  return [&store, &extensions, sync_commit](Request request, Responder respond) {
+    if (request.version == rpc::ProtocolVersion::kExtension) {
+      uint64_t before = store.db().Sequence();
+      extensions.Handle(request.body, rpc::CallContext{request.task},
+                        [&store, before, sync_commit, respond](rpc::RpcResult result) {
+                          WaitForCommit(store, before, sync_commit);
+                          respond(std::move(result));
+                        });
+      return;
     }
-    return result;
+    if (!request.task.empty()) {
+      respond(rpc::RpcResult{500, "", "task " + request.task + ": tasks are not served yet"});
+      return;
+    }
+    uint64_t before = store.db().Sequence();
+    rpc::RpcResult result = rpc::Dispatcher::HandleOn(store.db(), request.version, request.body);
+    WaitForCommit(store, before, sync_commit);
+    respond(std::move(result));
   };
 }
 
@@ -85,7 +102,7 @@ int RunDaemon(const DaemonOptions& options) {
   spdlog::info("opened {} at {} ({} rows)", options.repo_path, store->Head(),
                store->db().TotalRows());
 
-  rpc::Dispatcher dispatcher(store->db());
+  rpc::ExtensionRegistry extensions;
   ServerOptions server_options;
   server_options.unix_socket = options.unix_socket;
   server_options.tcp = options.tcp_port != 0;
@@ -101,7 +118,7 @@ int RunDaemon(const DaemonOptions& options) {
   server_options.max_body_bytes = options.max_body_bytes;
 
   store->StartCommitter(options.commit_interval_ms);
-  HttpServer server(server_options, MakeHandler(*store, dispatcher, options.sync_commit));
+  HttpServer server(server_options, MakeHandler(*store, extensions, options.sync_commit));
   try {
     server.Start();
   } catch (const Error& e) {

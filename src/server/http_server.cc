@@ -41,6 +41,7 @@ std::optional<ProtocolVersion> Route(const std::string& path) {
       {"/post_remote_db_access_v2", ProtocolVersion::kV2},
       {"/remote_db_access", ProtocolVersion::kV1},
       {"/post_remote_db_access", ProtocolVersion::kV1},
+      {"/xapi_gitdb", ProtocolVersion::kExtension},
   };
   for (const Entry& e : kRoutes) {  // longer prefixes first
     if (path.compare(0, e.prefix.size(), e.prefix) == 0) return e.version;
@@ -212,18 +213,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     framed_ = head.framed;
     http_minor_ = head.http_minor;
     keep_alive_ = head.keep_alive;
-    auto run = [self = this->shared_from_this(), version, body = std::move(body)]() {
-      rpc::RpcResult result;
-      try {
-        result = self->server_.handler(version, body);
-      } catch (const std::exception& e) {
-        result = rpc::RpcResult{500, "", e.what()};
-      }
-      if (self->server_.handler_pool) {
+    Request request{version, std::move(body), head.task};
+    auto run = [self = this->shared_from_this(), request = std::move(request)]() mutable {
+      // The answer may come from any thread, later: hop back onto the
+      // connection's executor before touching the connection.
+      auto respond = [self](rpc::RpcResult result) {
         asio::post(self->stream_.get_executor(),
                    [self, result = std::move(result)]() { self->Respond(result); });
-      } else {
-        self->Respond(result);
+      };
+      try {
+        self->server_.handler(std::move(request), respond);
+      } catch (const std::exception& e) {
+        respond(rpc::RpcResult{500, "", e.what()});
       }
     };
     if (server_.handler_pool) {
@@ -336,6 +337,12 @@ void HttpServer::Impl::Accept(Acceptor& acceptor, asio::steady_timer& retry, boo
         }
         Accept(acceptor, retry, is_tcp);
       });
+}
+
+Handler Synchronous(std::function<rpc::RpcResult(const Request&)> answer) {
+  return [answer = std::move(answer)](Request request, Responder respond) {
+    respond(answer(request));
+  };
 }
 
 HttpServer::HttpServer(ServerOptions options, Handler handler) : impl_(new Impl) {

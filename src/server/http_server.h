@@ -22,9 +22,21 @@
 
 namespace xgdb::server {
 
-// Called on a server thread for every well-formed, authorised request.
-// Must not throw (an escaping exception is answered with 500 and close).
-using Handler = std::function<rpc::RpcResult(rpc::ProtocolVersion, std::string_view body)>;
+// One well-formed, authorised request.
+struct Request {
+  rpc::ProtocolVersion version = rpc::ProtocolVersion::kV1;
+  std::string body;
+  std::string task;  // the x-xgdb-task header; empty: the call runs on master
+};
+// Answers a request; may be called from any thread, exactly once.
+using Responder = std::function<void(rpc::RpcResult)>;
+// Called on a server thread for every request. It calls `respond` exactly
+// once, now or later (a long poll answers when something happens, without
+// holding a thread). An exception escaping it is answered with 500 and
+// close (then `respond` must not be called).
+using Handler = std::function<void(Request request, Responder respond)>;
+// Adapts a handler that answers at once.
+Handler Synchronous(std::function<rpc::RpcResult(const Request&)> answer);
 
 struct ServerOptions {
   std::string unix_socket;  // empty: no unix listener

@@ -114,6 +114,8 @@ RequestReader::Status RequestReader::ParseBlock(std::string_view block) {
   if (parser.content_length()) head_.content_length = *parser.content_length();
   auto cookie = msg.find(http::field::cookie);
   if (cookie != msg.end()) head_.cookie = std::string(cookie->value());
+  auto task = msg.find(kTaskHeader);
+  if (task != msg.end()) head_.task = std::string(task->value());
   return Status::kHead;
 }
 

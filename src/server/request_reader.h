@@ -26,7 +26,12 @@ struct RequestHead {
   bool keep_alive = true;   // HTTP/1.1 unless "close"; HTTP/1.0 only if asked
   std::optional<uint64_t> content_length;
   std::string cookie;       // the cookie header's value, as sent
+  std::string task;         // "x-xgdb-task": the task a call runs in
+                            // (proto/xapi-gitdb.md); empty: master
 };
+
+// The header naming the task a database call runs in (proto/xapi-gitdb.md).
+inline constexpr char kTaskHeader[] = "x-xgdb-task";
 
 class RequestReader {
  public:
