@@ -1,0 +1,421 @@
+// The three-way tree walk. Levels (docs/format.md): root {meta, xapi},
+// xapi/<table>/<bucket>/<ref>/<column>[/<member>]. At every level a name is
+// settled without reading below it when two sides have the same entry id;
+// only names changed on both sides are descended into.
+#include "merge/tree_merge.h"
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "store/image_loader.h"
+#include "store/layout.h"
+#include "store/name_codec.h"
+#include "store/tree_writer.h"
+
+namespace xgdb::merge {
+
+using namespace store;
+
+namespace {
+
+struct Three {
+  const git_tree_entry* b = nullptr;
+  const git_tree_entry* o = nullptr;
+  const git_tree_entry* t = nullptr;
+};
+
+// Same entry: both absent, or the same id and mode.
+bool Same(const git_tree_entry* a, const git_tree_entry* b) {
+  if (a == nullptr || b == nullptr) return a == b;
+  return git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b)) &&
+         git_tree_entry_filemode(a) == git_tree_entry_filemode(b);
+}
+
+bool IsDir(const git_tree_entry* e) { return git_tree_entry_type(e) == GIT_OBJECT_TREE; }
+
+// The entries of up to three trees side by side, by name.
+std::map<std::string, Three> Align(const git_tree* b, const git_tree* o, const git_tree* t) {
+  std::map<std::string, Three> out;
+  auto add = [&](const git_tree* tree, const git_tree_entry* Three::*side) {
+    if (tree == nullptr) return;
+    for (size_t i = 0; i < git_tree_entrycount(tree); ++i) {
+      const git_tree_entry* e = git_tree_entry_byindex(tree, i);
+      out[git_tree_entry_name(e)].*side = e;
+    }
+  };
+  add(b, &Three::b);
+  add(o, &Three::o);
+  add(t, &Three::t);
+  return out;
+}
+
+std::string Quote(const std::string& value) {
+  constexpr size_t kMax = 80;  // a message is for people
+  if (value.size() <= kMax) return "'" + value + "'";
+  return "'" + value.substr(0, kMax) + "...'";
+}
+
+// Parsed schemas by meta/ tree id: a 5.909 schema is 340 KB of JSON, and a
+// pool merges many branches of the same schema.
+std::shared_ptr<const Schema> SchemaOf(git_repository* repo, const git_tree* root) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const Schema>> cache;
+  const git_tree_entry* meta = git_tree_entry_byname(root, "meta");
+  std::string key = meta ? OidHex(*git_tree_entry_id(meta)) : "";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  std::shared_ptr<const Schema> schema = ReadMeta(repo, root);
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= 16) cache.clear();
+  cache[key] = schema;
+  return schema;
+}
+
+class Merger {
+ public:
+  Merger(git_repository* repo, const TreeMergeOptions& options, TreeMergeResult* out)
+      : reader_(repo), options_(options), out_(out) {}
+
+  git_oid Root(const git_oid& base, const git_oid& ours, const git_oid& theirs) {
+    TreePtr b = reader_.Tree(base), o = reader_.Tree(ours), t = reader_.Tree(theirs);
+    // Names are decoded with the schema the merged meta/ will hold.
+    const git_tree_entry* bm = git_tree_entry_byname(b.get(), "meta");
+    const git_tree_entry* om = git_tree_entry_byname(o.get(), "meta");
+    schema_ = SchemaOf(reader_.repo(), Same(bm, om) ? t.get() : o.get());
+    out_->schema = schema_;
+    auto merged = MergeDir(
+        b.get(), o.get(), t.get(),
+        [&](const std::string& name, const Three& x) -> std::optional<EntrySpec> {
+          if (name == "meta") return Meta(x);
+          if (name == kDataDir) return Xapi(x);
+          AddConflict({Conflict::Kind::kOther, "", "", name, "", "changed it", "changed it"});
+          return Keep(name, x.o);
+        },
+        [&](const std::string& name, const Three& x) {
+          if (name == kDataDir) Collect(Level::kXapi, nullptr, name, x.b, x.t);
+        });
+    if (!merged) throw Error(ErrorKind::kCorrupt, "merge produced an empty root tree");
+    out_->stats = reader_.stats();
+    return *merged;
+  }
+
+ private:
+  enum class Level { kXapi, kTable, kBucket, kRow };
+  using Descend = std::function<std::optional<EntrySpec>(const std::string&, const Three&)>;
+  using OnTheirs = std::function<void(const std::string&, const Three&)>;
+
+  static std::optional<EntrySpec> Keep(const std::string& name, const git_tree_entry* e) {
+    if (e == nullptr) return std::nullopt;
+    return EntrySpec{name, *git_tree_entry_id(e), git_tree_entry_filemode(e)};
+  }
+
+  // A directory entry's tree; an entry that should be a directory but is a
+  // file is corrupt.
+  TreePtr Dir(const git_tree_entry* e, const std::string& path) {
+    if (e == nullptr) return nullptr;
+    if (!IsDir(e)) throw Error(ErrorKind::kCorrupt, "corrupt repository: " + path + " is not a directory");
+    return reader_.Tree(e);
+  }
+
+  // Merges three versions of one directory (any may be null: absent). Names
+  // equal on two sides take the third side's entry unread; `descend`
+  // settles names that differ on all three; `on_theirs` hears of names
+  // theirs changed that were settled without descending. Returns the merged
+  // tree id (ours' own id when nothing differs from ours), or nullopt when
+  // the directory ends up empty (git has no empty trees).
+  std::optional<git_oid> MergeDir(const git_tree* b, const git_tree* o, const git_tree* t,
+                                  const Descend& descend, const OnTheirs& on_theirs) {
+    std::vector<EntrySpec> merged;
+    bool same_as_ours = o != nullptr;
+    for (const auto& [name, x] : Align(b, o, t)) {
+      std::optional<EntrySpec> pick;
+      if (Same(x.o, x.t)) {
+        pick = Keep(name, x.o);
+        if (!Same(x.b, x.t) && on_theirs) on_theirs(name, x);
+      } else if (Same(x.b, x.o)) {
+        pick = Keep(name, x.t);
+        if (on_theirs) on_theirs(name, x);
+      } else if (Same(x.b, x.t)) {
+        pick = Keep(name, x.o);
+      } else {
+        pick = descend(name, x);
+      }
+      if (pick) {
+        if (x.o == nullptr || !git_oid_equal(&pick->id, git_tree_entry_id(x.o)) ||
+            pick->mode != git_tree_entry_filemode(x.o)) {
+          same_as_ours = false;
+        }
+        merged.push_back(std::move(*pick));
+      } else if (x.o != nullptr) {
+        same_as_ours = false;
+      }
+    }
+    if (merged.empty()) return std::nullopt;
+    if (same_as_ours) return *git_tree_id(o);
+    ++reader_.stats().trees_written;
+    return WriteTree(reader_.repo(), merged);
+  }
+
+  std::optional<EntrySpec> AsDir(const std::string& name, std::optional<git_oid> id) {
+    if (!id) return std::nullopt;
+    return EntrySpec{name, *id, GIT_FILEMODE_TREE};
+  }
+
+  // meta/ changed on both sides, differently: a conflict per file.
+  std::optional<EntrySpec> Meta(const Three& x) {
+    TreePtr b = Dir(x.b, "meta"), o = Dir(x.o, "meta"), t = Dir(x.t, "meta");
+    return AsDir("meta", MergeDir(b.get(), o.get(), t.get(),
+                                  [&](const std::string& name, const Three& y) {
+                                    AddConflict({Conflict::Kind::kMeta, "meta", "", name, "",
+                                                 y.o ? "changed it" : "removed it",
+                                                 y.t ? "changed it" : "removed it"});
+                                    return Keep(name, y.o);
+                                  },
+                                  nullptr));
+  }
+
+  std::optional<EntrySpec> Xapi(const Three& x) {
+    TreePtr b = Dir(x.b, kDataDir), o = Dir(x.o, kDataDir), t = Dir(x.t, kDataDir);
+    return AsDir(kDataDir,
+                 MergeDir(b.get(), o.get(), t.get(),
+                          [&](const std::string& name, const Three& y) { return TableDir(name, y); },
+                          [&](const std::string& name, const Three& y) {
+                            Collect(Level::kTable, nullptr, name, y.b, y.t);
+                          }));
+  }
+
+  const Table& TableNamed(const std::string& entry) {
+    auto decoded = DecodeName(entry);
+    const Table* table = decoded ? schema_->FindTable(*decoded) : nullptr;
+    if (table == nullptr) {
+      throw Error(ErrorKind::kCorrupt, "corrupt repository: unknown table directory xapi/" + entry);
+    }
+    return *table;
+  }
+
+  std::optional<EntrySpec> TableDir(const std::string& name, const Three& x) {
+    const Table& table = TableNamed(name);
+    std::string path = std::string(kDataDir) + "/" + name;
+    TreePtr b = Dir(x.b, path), o = Dir(x.o, path), t = Dir(x.t, path);
+    return AsDir(name, MergeDir(
+                           b.get(), o.get(), t.get(),
+                           [&](const std::string& bucket, const Three& y) {
+                             return BucketDir(table, path + "/" + bucket, bucket, y);
+                           },
+                           [&](const std::string& bucket, const Three& y) {
+                             Collect(Level::kBucket, &table, bucket, y.b, y.t);
+                           }));
+  }
+
+  std::optional<EntrySpec> BucketDir(const Table& table, const std::string& path,
+                                     const std::string& name, const Three& x) {
+    TreePtr b = Dir(x.b, path), o = Dir(x.o, path), t = Dir(x.t, path);
+    return AsDir(name, MergeDir(
+                           b.get(), o.get(), t.get(),
+                           [&](const std::string& row, const Three& y) {
+                             return Row(table, path + "/" + row, row, y);
+                           },
+                           [&](const std::string& row, const Three& y) {
+                             Collect(Level::kRow, &table, row, y.b, y.t);
+                           }));
+  }
+
+  // The raw ref of a row directory: its decoded name, or for a hashed name
+  // the row's _ref file.
+  std::string RefOf(const std::string& entry, const git_tree_entry* row, const std::string& path) {
+    if (auto decoded = DecodeName(entry)) return *decoded;
+    TreePtr tree = Dir(row, path);
+    const git_tree_entry* ref = tree ? git_tree_entry_byname(tree.get(), "_ref") : nullptr;
+    if (ref == nullptr) throw Error(ErrorKind::kCorrupt, "corrupt repository: " + path + " has no _ref");
+    return reader_.Blob(*git_tree_entry_id(ref));
+  }
+
+  // A column's raw name from its entry name.
+  std::string FieldName(const Table& table, const std::string& entry) {
+    if (const Column* col = FindStoredColumn(table, entry)) return col->name;
+    auto decoded = DecodeName(entry);
+    return decoded ? *decoded : entry;
+  }
+
+  // The first column that differs between two versions of a row.
+  std::string FirstChangedField(const Table& table, const git_tree_entry* a,
+                                const git_tree_entry* b, const std::string& path) {
+    TreePtr ta = Dir(a, path), tb = Dir(b, path);
+    for (const auto& [name, x] : Align(ta.get(), nullptr, tb.get())) {
+      if (!Same(x.b, x.t)) return FieldName(table, name);
+    }
+    return "";
+  }
+
+  std::optional<EntrySpec> Row(const Table& table, const std::string& path,
+                               const std::string& name, const Three& x) {
+    const git_tree_entry* any = x.o ? x.o : x.t;
+    std::string ref = RefOf(name, any ? any : x.b, path);
+    if (options_.collect_theirs_changes) {
+      using K = RowChanged::Kind;
+      out_->theirs_changed.push_back(
+          {x.b == nullptr ? K::kCreated : x.t == nullptr ? K::kDeleted : K::kModified, table.name,
+           ref});
+    }
+    if (x.b != nullptr && (x.o == nullptr || x.t == nullptr)) {
+      // All three differ, so the side that kept the row changed it.
+      const git_tree_entry* kept = x.o ? x.o : x.t;
+      std::string field = FirstChangedField(table, x.b, kept, path);
+      std::string changed = "changed " + field;
+      AddConflict({Conflict::Kind::kDeleteModify, table.name, ref, field, "",
+                   x.o ? changed : "deleted the row", x.t ? changed : "deleted the row"});
+      return Keep(name, x.o);
+    }
+    TreePtr b = Dir(x.b, path), o = Dir(x.o, path), t = Dir(x.t, path);
+    return AsDir(name, MergeDir(b.get(), o.get(), t.get(),
+                                [&](const std::string& column, const Three& y) {
+                                  return ColumnEntry(table, ref, path + "/" + column, column, y);
+                                },
+                                nullptr));
+  }
+
+  // A value for messages: a file's text, or "removed" when absent.
+  std::string Shown(const git_tree_entry* e) {
+    if (e == nullptr) return "removed";
+    if (IsDir(e)) return "(a directory)";
+    return Quote(reader_.Blob(*git_tree_entry_id(e)));
+  }
+
+  std::optional<EntrySpec> ColumnEntry(const Table& table, const std::string& ref,
+                                       const std::string& path, const std::string& name,
+                                       const Three& x) {
+    const xgdb::Column* col = FindStoredColumn(table, name);
+    std::string field = FieldName(table, name);
+    bool dirs = (!x.b || IsDir(x.b)) && (!x.o || IsDir(x.o)) && (!x.t || IsDir(x.t));
+    if (col != nullptr && col->type != ColumnType::kString && dirs) {
+      TreePtr b = Dir(x.b, path), o = Dir(x.o, path), t = Dir(x.t, path);
+      return AsDir(name, MergeDir(b.get(), o.get(), t.get(),
+                                  [&](const std::string& member, const Three& y) {
+                                    return Member(table, ref, *col, path + "/" + member, member, y);
+                                  },
+                                  nullptr));
+    }
+    AddConflict({col == nullptr || dirs != (col->type != ColumnType::kString)
+                     ? Conflict::Kind::kOther
+                     : Conflict::Kind::kField,
+                 table.name, ref, field, "", Shown(x.o), Shown(x.t)});
+    return Keep(name, x.o);
+  }
+
+  // The raw name and (map) value of a set element or map key entry.
+  std::pair<std::string, std::string> MemberOf(const std::string& entry, const git_tree_entry* e,
+                                               const std::string& path) {
+    if (!IsDir(e)) {
+      auto decoded = DecodeName(entry);
+      return {decoded ? *decoded : entry, reader_.Blob(*git_tree_entry_id(e))};
+    }
+    TreePtr inner = reader_.Tree(e);  // hashed: {name, value}
+    const git_tree_entry* n = git_tree_entry_byname(inner.get(), kHashedNameEntry);
+    const git_tree_entry* v = git_tree_entry_byname(inner.get(), kHashedValueEntry);
+    if (n == nullptr) throw Error(ErrorKind::kCorrupt, "corrupt repository: " + path + " has no name");
+    return {reader_.Blob(*git_tree_entry_id(n)), v ? reader_.Blob(*git_tree_entry_id(v)) : ""};
+  }
+
+  std::optional<EntrySpec> Member(const Table& table, const std::string& ref,
+                                  const xgdb::Column& col, const std::string& path,
+                                  const std::string& name, const Three& x) {
+    // Set elements are all empty files (or hashed {name} directories fixed by
+    // the name), so two sides holding one always agree: only maps get here.
+    const git_tree_entry* any = x.o ? x.o : x.t ? x.t : x.b;
+    std::string key = MemberOf(name, any, path).first;
+    auto shown = [&](const git_tree_entry* e) {
+      return e == nullptr ? std::string("removed") : Quote(MemberOf(name, e, path).second);
+    };
+    AddConflict({col.type == ColumnType::kMap ? Conflict::Kind::kMapKey : Conflict::Kind::kOther,
+                 table.name, ref, col.name, key, shown(x.o), shown(x.t)});
+    return Keep(name, x.o);
+  }
+
+  // Lists the rows below `entry` that differ from base to theirs (a Merkle
+  // diff: equal subtrees are not read).
+  void Collect(Level level, const Table* table, const std::string& name, const git_tree_entry* b,
+               const git_tree_entry* t) {
+    if (!options_.collect_theirs_changes || Same(b, t)) return;
+    if (level == Level::kRow) {
+      using K = RowChanged::Kind;
+      out_->theirs_changed.push_back({b == nullptr   ? K::kCreated
+                                      : t == nullptr ? K::kDeleted
+                                                     : K::kModified,
+                                      table->name, RefOf(name, t ? t : b, name)});
+      return;
+    }
+    if (level == Level::kTable) table = &TableNamed(name);
+    TreePtr tb = Dir(b, name), tt = Dir(t, name);
+    Level next = level == Level::kXapi     ? Level::kTable
+                 : level == Level::kTable ? Level::kBucket
+                                          : Level::kRow;
+    for (const auto& [child, x] : Align(tb.get(), nullptr, tt.get())) {
+      Collect(next, table, child, x.b, x.t);
+    }
+  }
+
+  void AddConflict(Conflict c) {
+    constexpr size_t kMaxConflicts = 1000;  // bounds memory on a wild merge
+    if (out_->conflicts.size() < kMaxConflicts) out_->conflicts.push_back(std::move(c));
+  }
+
+  GitReader reader_;
+  const TreeMergeOptions& options_;
+  TreeMergeResult* out_;
+  std::shared_ptr<const Schema> schema_;
+};
+
+}  // namespace
+
+std::string Conflict::Describe() const {
+  std::string where = table + " " + ref + " " + field;
+  switch (kind) {
+    case Kind::kField:
+      return where + " changed on both sides (" + ours + " vs " + theirs + ")";
+    case Kind::kMapKey:
+      return where + " key '" + key + "' changed on both sides (" + ours + " vs " + theirs + ")";
+    case Kind::kDeleteModify:
+      return table + " " + ref + " deleted on one side and changed on the other (ours " + ours +
+             ", theirs " + theirs + ")";
+    case Kind::kMeta:
+      return "meta/" + field + " changed on both sides";
+    case Kind::kOther:
+      break;
+  }
+  return where + (key.empty() ? "" : " '" + key + "'") + " cannot be merged (" + ours + " vs " +
+         theirs + ")";
+}
+
+TreeMergeResult MergeTrees(git_repository* repo, const git_oid& base, const git_oid& ours,
+                           const git_oid& theirs, const TreeMergeOptions& options) {
+  TreeMergeResult result;
+  Merger merger(repo, options, &result);
+  git_oid tree = merger.Root(base, ours, theirs);
+  if (result.conflicts.empty()) result.tree = tree;
+  return result;
+}
+
+Error ConflictError(const std::vector<Conflict>& conflicts) {
+  constexpr size_t kShown = 5;
+  std::string msg = "conflict: ";
+  for (size_t i = 0; i < conflicts.size() && i < kShown; ++i) {
+    if (i > 0) msg += "; ";
+    msg += conflicts[i].Describe();
+  }
+  if (conflicts.size() > kShown) {
+    msg += "; and " + std::to_string(conflicts.size() - kShown) + " more";
+  }
+  std::vector<std::string> args;
+  if (!conflicts.empty()) {
+    const Conflict& c = conflicts.front();
+    args = {c.table, c.ref, c.field, c.key};
+  }
+  return Error(ErrorKind::kConflict, msg, std::move(args));
+}
+
+}  // namespace xgdb::merge
