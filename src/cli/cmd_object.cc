@@ -1,0 +1,235 @@
+// Object subcommands: get (a record or one field) and set (one field, or one
+// element of a set or map field), by ref or uuid.
+#include <algorithm>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/cli_common.h"
+#include "xgdb/error.h"
+
+namespace xgdb::cli {
+namespace {
+
+const Column& RequireColumn(const Database& db, const std::string& table,
+                            const std::string& field) {
+  const Table* t = db.schema().FindTable(table);
+  const Column* c = t ? t->FindColumn(field) : nullptr;
+  if (c == nullptr) throw Error(ErrorKind::kNotFound, table + " has no field " + field);
+  return *c;
+}
+
+// `get`'s positionals: KEY, KEY FIELD, TABLE KEY or TABLE KEY FIELD. Two
+// words are TABLE KEY when the first names a table and is not itself a ref
+// or uuid (refs and uuids never look like table names, but be sure).
+struct Target {
+  std::string table, key, field;
+};
+Target ParseGetTarget(const Database& db, const std::vector<std::string>& args) {
+  switch (args.size()) {
+    case 1:
+      return {"", args[0], ""};
+    case 2: {
+      const bool is_table = db.schema().FindTable(args[0]) != nullptr &&
+                            !db.GetTableFromRef(args[0]) && !db.FindUuid(args[0]);
+      if (is_table) return {args[0], args[1], ""};
+      return {"", args[0], args[1]};
+    }
+    case 3:
+      return {args[0], args[1], args[2]};
+    default:
+      UsageError("get takes REF|UUID [FIELD] or TABLE REF|UUID [FIELD]");
+  }
+}
+
+struct GetArgs {
+  std::vector<std::string> positionals;
+  std::string at;
+};
+
+int RunGet(const GlobalOptions& global, const GetArgs& args) {
+  auto store = OpenStore(global);
+  std::unique_ptr<Database> past;
+  const Database* db = &store->db();
+  if (!args.at.empty()) {
+    past = store->LoadAt(store->Resolve(args.at));
+    db = past.get();
+  }
+  Target target = ParseGetTarget(*db, args.positionals);
+  ObjectId id = FindObject(*db, target.table, target.key);
+
+  if (!target.field.empty()) {
+    RequireColumn(*db, id.table, target.field);
+    std::string value = db->ReadField(id.table, target.field, id.ref);
+    if (global.json) {
+      PrintJson(value);
+    } else {
+      std::cout << value << "\n";
+    }
+    return 0;
+  }
+
+  FieldList fields = db->ReadRecord(id.table, id.ref).fields;
+  std::sort(fields.begin(), fields.end());
+  const std::string path = Store::ObjectPath(id.table, id.ref);
+  if (global.json) {
+    nlohmann::json j_fields = nlohmann::json::object();
+    for (const auto& [name, value] : fields) j_fields[name] = value;
+    PrintJson({{"table", id.table}, {"ref", id.ref}, {"path", path}, {"fields", j_fields}});
+    return 0;
+  }
+  size_t width = 0;
+  for (const auto& f : fields) width = std::max(width, f.first.size());
+  std::cout << id.table << " " << id.ref << "\n" << "path: " << path << "\n\n";
+  for (const auto& [name, value] : fields) {
+    std::cout << "  " << name << ":" << std::string(width - name.size() + 1, ' ')
+              << OneLine(value) << "\n";
+  }
+  return 0;
+}
+
+struct SetArgs {
+  std::vector<std::string> positionals;
+  std::vector<std::string> add_to_map;  // K V
+  std::string remove_from_map, add_to_set, remove_from_set;
+  std::string message;
+  // Given or not (an empty key or element is a legal argument).
+  CLI::Option *add_to_map_opt = nullptr, *remove_from_map_opt = nullptr,
+              *add_to_set_opt = nullptr, *remove_from_set_opt = nullptr;
+};
+
+int RunSet(const GlobalOptions& global, const SetArgs& args) {
+  // Exactly one kind of change: a whole value, or one structured operation.
+  const bool add_map = args.add_to_map_opt->count() > 0;
+  const bool remove_map = args.remove_from_map_opt->count() > 0;
+  const bool add_set = args.add_to_set_opt->count() > 0;
+  const bool remove_set = args.remove_from_set_opt->count() > 0;
+  const int ops = int{add_map} + int{remove_map} + int{add_set} + int{remove_set};
+  if (ops > 1) UsageError("give at most one of --add-to-map, --remove-from-map, "
+                          "--add-to-set, --remove-from-set");
+  const size_t tail = ops == 1 ? 1 : 2;  // FIELD, or FIELD VALUE
+  const auto& p = args.positionals;
+  std::string table, key;
+  if (p.size() == tail + 1) {
+    key = p[0];
+  } else if (p.size() == tail + 2) {
+    table = p[0];
+    key = p[1];
+  } else {
+    UsageError(ops == 1 ? "set with a map/set option takes [TABLE] REF|UUID FIELD"
+                        : "set takes [TABLE] REF|UUID FIELD VALUE");
+  }
+  const std::string field = p[p.size() - tail];
+
+  auto store = OpenStore(global);
+  Database& db = store->db();
+  ObjectId id = FindObject(db, table, key);
+  const Column& column = RequireColumn(db, id.table, field);
+  // A change the repository cannot hold would be lost at once (and commit
+  // nothing): non-persistent columns and the derived side of a relation.
+  if (!db.schema().FindTable(id.table)->Stored(column)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                id.table + "." + field +
+                    " is not stored in the repository (non-persistent, or derived from the "
+                    "other side of a relation)");
+  }
+
+  std::string what;
+  if (ops == 0) {
+    db.WriteField(id.table, id.ref, field, p.back());
+    what = "set";
+  } else {
+    const bool map_op = add_map || remove_map;
+    if (column.type != (map_op ? ColumnType::kMap : ColumnType::kSet)) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  id.table + "." + field + " is not a " + (map_op ? "map" : "set"));
+    }
+    if (add_map) {
+      db.ProcessStructuredField(args.add_to_map[0], args.add_to_map[1], id.table, field,
+                                id.ref, StructuredOp::kAddMap);
+      what = "add to map";
+    } else if (remove_map) {
+      db.ProcessStructuredField(args.remove_from_map, "", id.table, field, id.ref,
+                                StructuredOp::kRemoveMap);
+      what = "remove from map";
+    } else if (add_set) {
+      db.ProcessStructuredField(args.add_to_set, "", id.table, field, id.ref,
+                                StructuredOp::kAddSet);
+      what = "add to set";
+    } else {
+      db.ProcessStructuredField(args.remove_from_set, "", id.table, field, id.ref,
+                                StructuredOp::kRemoveSet);
+      what = "remove from set";
+    }
+  }
+  std::string message = args.message;
+  if (message.empty()) {
+    message = "xapi-gitdb set: " + what + " " + id.table + " " + id.ref + " " + field;
+  }
+  const std::string commit = store->Commit(message);
+  const std::string value = db.ReadField(id.table, field, id.ref);
+  if (global.json) {
+    PrintJson({{"table", id.table},
+               {"ref", id.ref},
+               {"field", field},
+               {"value", value},
+               {"commit", commit.empty() ? nlohmann::json() : nlohmann::json(commit)}});
+  } else {
+    std::cout << id.table << " " << id.ref << " " << field << " = " << OneLine(value, 200)
+              << "\n"
+              << (commit.empty() ? std::string("unchanged: nothing to commit")
+                                 : "commit " + commit.substr(0, 12))
+              << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterObjectCommands(CLI::App& app, GlobalOptions& global, CommandTable& table) {
+  {
+    auto args = std::make_shared<GetArgs>();
+    auto* sub = app.add_subcommand("get", "Print an object or one field, found by ref or uuid");
+    sub->footer(
+        "Forms: REF|UUID [FIELD]   or   TABLE REF|UUID|NAME_LABEL [FIELD].\n"
+        "A record prints every field sorted by name; one field prints its value as is.");
+    sub->add_option("TARGET", args->positionals, "[TABLE] REF|UUID [FIELD]")
+        ->type_name("")
+        ->required()
+        ->expected(1, 3);
+    sub->add_option("--at", args->at, "Read as of a revision or time (default master)")
+        ->type_name("REV|TIME");
+    table.Add(sub, [&global, args] { return RunGet(global, *args); });
+  }
+  {
+    auto args = std::make_shared<SetArgs>();
+    auto* sub = app.add_subcommand("set", "Change one field (or a map or set element) and commit");
+    sub->footer(
+        "Forms: [TABLE] REF|UUID FIELD VALUE   or   [TABLE] REF|UUID FIELD with one of\n"
+        "--add-to-map K V, --remove-from-map K, --add-to-set E, --remove-from-set E.\n"
+        "Do not use on a repository a running daemon serves: its next commit would\n"
+        "not know about this one.");
+    sub->add_option("TARGET", args->positionals, "[TABLE] REF|UUID FIELD [VALUE]")
+        ->type_name("")
+        ->required()
+        ->expected(2, 4);
+    args->add_to_map_opt =
+        sub->add_option("--add-to-map", args->add_to_map, "Add key K with value V to a map field")
+            ->expected(2)
+            ->type_name("K V");
+    args->remove_from_map_opt =
+        sub->add_option("--remove-from-map", args->remove_from_map, "Remove key K from a map field")
+            ->type_name("K");
+    args->add_to_set_opt =
+        sub->add_option("--add-to-set", args->add_to_set, "Add element E to a set field")
+            ->type_name("E");
+    args->remove_from_set_opt =
+        sub->add_option("--remove-from-set", args->remove_from_set,
+                        "Remove element E from a set field")
+            ->type_name("E");
+    sub->add_option("-m,--message", args->message, "Commit message (default: what changed)");
+    table.Add(sub, [&global, args] { return RunSet(global, *args); });
+  }
+}
+
+}  // namespace xgdb::cli

@@ -1,0 +1,158 @@
+// `serve`: runs the daemon (src/server/daemon.h) with options from flags
+// and/or a config file (packaging/xapi-gitdb.conf). The file holds
+// `key = value` lines whose keys are the long flag names
+// ("socket = /run/xapi-gitdb.sock", "secret-file = [\"/etc/a\", \"/etc/b\"]",
+// "sync = true"), '#' comments; flags given on the command line win.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/cli_common.h"
+#include "server/daemon.h"
+#include "xgdb/error.h"
+
+namespace xgdb::cli {
+namespace {
+
+// "ADDR:PORT", "[v6addr]:PORT", ":PORT" or "PORT".
+void ParseTcp(const std::string& spec, server::DaemonOptions* options) {
+  std::string address = options->tcp_address;
+  std::string port = spec;
+  if (!spec.empty() && spec[0] == '[') {
+    size_t close = spec.find(']');
+    if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':') {
+      UsageError("--tcp " + spec + ": expected [ADDRESS]:PORT");
+    }
+    address = spec.substr(1, close - 1);
+    port = spec.substr(close + 2);
+  } else if (size_t colon = spec.rfind(':'); colon != std::string::npos) {
+    if (colon > 0) address = spec.substr(0, colon);
+    port = spec.substr(colon + 1);
+  }
+  unsigned long value = 0;
+  size_t used = 0;
+  try {
+    value = std::stoul(port, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != port.size() || value == 0 || value > 65535) {
+    UsageError("--tcp " + spec + ": port must be 1-65535");
+  }
+  options->tcp_address = address;
+  options->tcp_port = static_cast<uint16_t>(value);
+}
+
+struct ServeArgs {
+  CLI::App* sub = nullptr;
+  std::string config_file;
+  server::DaemonOptions options;
+  std::string tcp;
+  bool no_fsync = false;
+  bool no_socket = false;
+};
+
+// Fills every option the command line left alone from the config file, as
+// if it had been given as a flag (so the flags' checks apply too). CLI11's
+// own --config handling only runs on the top-level app, hence by hand.
+void ApplyConfigFile(ServeArgs& args) {
+  std::vector<CLI::ConfigItem> items;
+  try {
+    items = CLI::ConfigTOML().from_file(args.config_file);
+  } catch (const CLI::Error& e) {
+    throw Error(ErrorKind::kInvalidArgument, "--config " + args.config_file + ": " + e.what());
+  }
+  for (const auto& item : items) {
+    // Section markers ("[serve]") are accepted and ignored.
+    if (item.name == "++" || item.name == "--") continue;
+    CLI::Option* opt = item.name == "config" || item.name == "help"
+                           ? nullptr
+                           : args.sub->get_option_no_throw("--" + item.name);
+    if (opt == nullptr) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--config " + args.config_file + ": unknown key " + item.fullname());
+    }
+    if (opt->count() > 0) continue;  // the command line wins
+    try {
+      opt->add_result(item.inputs);
+      opt->run_callback();
+    } catch (const CLI::Error& e) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--config " + args.config_file + ": " + item.name + ": " + e.what());
+    }
+  }
+}
+
+int RunServe(const GlobalOptions& global, ServeArgs& args) {
+  if (!args.config_file.empty()) ApplyConfigFile(args);
+  server::DaemonOptions options = args.options;
+  options.repo_path = global.repo;
+  if (!args.tcp.empty()) ParseTcp(args.tcp, &options);
+  if (args.no_socket) options.unix_socket.clear();
+  if (args.no_fsync) options.fsync = false;
+  if (options.unix_socket.empty() && options.tcp_port == 0) {
+    UsageError("nothing to listen on: give --socket and/or --tcp");
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    UsageError("--tls-cert and --tls-key go together");
+  }
+  if (options.tcp_port != 0 && options.secret_files.empty()) {
+    UsageError("--tcp needs at least one --secret-file (TCP clients must present the pool secret)");
+  }
+  if (options.commit_interval_ms < 1) UsageError("--commit-interval-ms must be at least 1");
+  // Fail here with the CLI's usual message rather than in the daemon's log
+  // (the daemon still reports a corrupt repository itself).
+  RequireRepository(global);
+  return server::RunDaemon(options);
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& table) {
+  auto args = std::make_shared<ServeArgs>();
+  server::DaemonOptions& o = args->options;
+  auto* sub = app.add_subcommand("serve", "Serve xapi's remote-database protocol");
+  sub->footer(
+      "Serves v1 XML and v2 JSON over HTTP on a unix socket and optionally a TCP\n"
+      "port, committing changes to the repository, until SIGTERM or SIGINT.");
+  args->sub = sub;
+  sub->add_option("--config", args->config_file,
+                  "Read options from FILE (key = value, keys are the long flag names)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--socket", o.unix_socket, "Unix socket to listen on (mode 0600)")
+      ->type_name("PATH")
+      ->capture_default_str();
+  sub->add_flag("--no-socket", args->no_socket, "Do not listen on a unix socket");
+  sub->add_option("--tcp", args->tcp, "Also listen on TCP, e.g. 0.0.0.0:80 or [::]:80")
+      ->type_name("ADDR:PORT");
+  sub->add_option("--secret-file", o.secret_files,
+                  "File holding a pool secret TCP clients must present (repeatable)")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  sub->add_option("--tls-cert", o.tls_cert_file, "PEM certificate: TLS on the TCP port")
+      ->type_name("FILE");
+  sub->add_option("--tls-key", o.tls_key_file, "PEM private key for --tls-cert")
+      ->type_name("FILE");
+  sub->add_option("--commit-interval-ms", o.commit_interval_ms,
+                  "Group commit: commit what changed every this many milliseconds")
+      ->type_name("MS")
+      ->capture_default_str();
+  sub->add_flag("--sync", o.sync_commit, "Answer each write only after its commit");
+  sub->add_flag("--no-fsync", args->no_fsync, "Do not fsync commits (tests only: unsafe)");
+  sub->add_option("--threads", o.worker_threads, "Worker threads (0: 2)")
+      ->type_name("N")
+      ->capture_default_str();
+  sub->add_option("--max-body-bytes", o.max_body_bytes, "Largest accepted request body")
+      ->type_name("BYTES")
+      ->capture_default_str();
+  sub->add_option("--log-level", o.log_level,
+                  "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  sub->add_option("--pid-file", o.pid_file, "Write the daemon's pid here (removed on exit)")
+      ->type_name("FILE");
+  table.Add(sub, [&global, args] { return RunServe(global, *args); });
+}
+
+}  // namespace xgdb::cli
