@@ -20,6 +20,8 @@
 #include "xgdb/schema.h"
 #include "xgdb/statedb.h"
 
+struct git_repository;  // libgit2
+
 namespace xgdb {
 
 struct StoreOptions {
@@ -98,6 +100,35 @@ class Store {
   int64_t GenerationAt(const std::string& rev) const;
   // Where an object lives in the tree ("xapi/VM/3a/OpaqueRef:3a.../").
   static std::string ObjectPath(const std::string& table, const std::string& ref);
+
+  // ---- Branches beside master (tasks, revert; docs/tasks.md;
+  // src/store/branches.cc). Refs are full names ("refs/heads/tasks/7"). ----
+  // Runs `fn` on the repository under the store's git lock. Objects `fn`
+  // writes are packed when it returns and discarded when it throws; `fn`
+  // must not move refs (MoveRef does, once the pack is written).
+  void WithRepository(const std::function<void(git_repository* repo)>& fn);
+  // The commit `ref` points to, "" when there is no such ref.
+  std::string RefTarget(const std::string& ref) const;
+  // Points `ref` at commit `id` if it points at `expected` now ("": must not
+  // exist), with a reflog entry; else Error(kConflict) naming the ref.
+  void MoveRef(const std::string& ref, const std::string& id, const std::string& expected,
+               const std::string& log_message);
+  void DeleteRef(const std::string& ref);  // no-op when absent
+  // The refs whose names start with `prefix`, sorted.
+  std::vector<std::string> ListRefs(const std::string& prefix) const;
+  // Writes (moves no ref) one commit on `parent` whose tree is the parent's
+  // with the given rows' directories replaced or removed (only persistent
+  // tables and stored columns; values in column order as RowDelta::values),
+  // authored by this host. Returns its id, or `parent` when nothing stored
+  // changed. Cost follows the rows given.
+  std::string WriteRowsCommit(const std::string& parent, const std::vector<RowDelta>& rows,
+                              const std::string& message);
+  // Writes (moves no ref) a commit of root tree `tree` (40 hex) on
+  // `parent`, authored by this host. Returns its id.
+  std::string WriteTreeCommit(const std::string& parent, const std::string& tree,
+                              const std::string& message);
+  // This host's identity as written in "Host:" trailers.
+  std::string HostTag() const;
 
  private:
   struct Impl;

@@ -13,6 +13,10 @@
 #include "rpc/dispatcher.h"
 #include "rpc/extension.h"
 #include "server/http_server.h"
+#include "event/event_calls.h"
+#include "event/event_hub.h"
+#include "task/task_calls.h"
+#include "task/task_manager.h"
 #include "xgdb/error.h"
 #include "xgdb/store.h"
 
@@ -50,10 +54,14 @@ void WaitForCommit(Store& store, uint64_t before, bool sync_commit) {
   }
 }
 
-// xapi's calls run on master's image; our own calls (tasks, events, history)
-// go to the extension registry, where a call may answer later.
-Handler MakeHandler(Store& store, const rpc::ExtensionRegistry& extensions, bool sync_commit) {
-  return [&store, &extensions, sync_commit](Request request, Responder respond) {
+// xapi's calls run on master's image, or on a task's image when they carry
+// the x-xgdb-task header (docs/tasks.md); master calls hold master's write
+// gate shared so a task merge never interleaves with them. Our own calls
+// (tasks, events, history) go to the extension registry, where a call may
+// answer later.
+Handler MakeHandler(Store& store, task::TaskManager& tasks,
+                    const rpc::ExtensionRegistry& extensions, bool sync_commit) {
+  return [&store, &tasks, &extensions, sync_commit](Request request, Responder respond) {
     if (request.version == rpc::ProtocolVersion::kExtension) {
       uint64_t before = store.db().Sequence();
       extensions.Handle(request.body, rpc::CallContext{request.task},
@@ -63,12 +71,23 @@ Handler MakeHandler(Store& store, const rpc::ExtensionRegistry& extensions, bool
                         });
       return;
     }
-    if (!request.task.empty()) {
-      respond(rpc::RpcResult{500, "", "task " + request.task + ": tasks are not served yet"});
+    if (!request.task.empty()) {  // not durable before Task_commit: no commit wait
+      rpc::RpcResult result;
+      try {
+        tasks.Run(request.task, [&](Database& db) {
+          result = rpc::Dispatcher::HandleOn(db, request.version, request.body);
+        });
+      } catch (const Error& e) {
+        result = rpc::RpcResult{500, "", "task " + request.task + ": " + e.what()};
+      }
+      respond(std::move(result));
       return;
     }
     uint64_t before = store.db().Sequence();
-    rpc::RpcResult result = rpc::Dispatcher::HandleOn(store.db(), request.version, request.body);
+    rpc::RpcResult result;
+    tasks.Run("", [&](Database& db) {
+      result = rpc::Dispatcher::HandleOn(db, request.version, request.body);
+    });
     WaitForCommit(store, before, sync_commit);
     respond(std::move(result));
   };
@@ -102,7 +121,13 @@ int RunDaemon(const DaemonOptions& options) {
   spdlog::info("opened {} at {} ({} rows)", options.repo_path, store->Head(),
                store->db().TotalRows());
 
+  task::TaskManager tasks(*store);
   rpc::ExtensionRegistry extensions;
+  task::RegisterTaskCalls(extensions, tasks);
+  // Event_from long polls wait in the hub, not on a thread each.
+  event::EventHub events(*store);
+  event::RegisterEventCalls(extensions, events);
+  events.Start();
   ServerOptions server_options;
   server_options.unix_socket = options.unix_socket;
   server_options.tcp = options.tcp_port != 0;
@@ -118,7 +143,7 @@ int RunDaemon(const DaemonOptions& options) {
   server_options.max_body_bytes = options.max_body_bytes;
 
   store->StartCommitter(options.commit_interval_ms);
-  HttpServer server(server_options, MakeHandler(*store, extensions, options.sync_commit));
+  HttpServer server(server_options, MakeHandler(*store, tasks, extensions, options.sync_commit));
   try {
     server.Start();
   } catch (const Error& e) {
@@ -136,6 +161,7 @@ int RunDaemon(const DaemonOptions& options) {
   while (sigwait(&stop_signals, &signal_number) != 0) {
   }
   spdlog::info("received {}: stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  events.Stop();  // answers every waiter while the server can still send
   server.Stop();
   int status = 0;
   try {

@@ -1,0 +1,193 @@
+// Branches beside master (task branches, reverts; docs/tasks.md): running
+// code on the repository under the store's git lock, moving and listing
+// refs, and writing a commit of whole rows on any parent. Nothing here
+// touches the image or master's pending changes: the caller (src/task/)
+// decides what a branch means.
+#include <algorithm>
+
+#include "store/layout.h"
+#include "store/store_impl.h"
+#include "store/tree_writer.h"
+
+namespace xgdb {
+
+using namespace store;
+
+namespace {
+
+git_oid ParseCommitId(const std::string& hex, const std::string& what) {
+  git_oid id;
+  if (hex.size() != GIT_OID_HEXSZ || git_oid_fromstr(&id, hex.c_str()) != 0) {
+    throw Error(ErrorKind::kInvalidArgument, what + ": not a commit id: '" + hex + "'");
+  }
+  return id;
+}
+
+}  // namespace
+
+void Store::WithRepository(const std::function<void(git_repository* repo)>& fn) {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  try {
+    fn(impl_->repo.get());
+    impl_->sink->WritePack(impl_->options.fsync);
+  } catch (...) {
+    impl_->sink->Discard();
+    throw;
+  }
+}
+
+std::string Store::RefTarget(const std::string& ref) const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_oid id;
+  int rc = git_reference_name_to_id(&id, impl_->repo.get(), ref.c_str());
+  if (rc == GIT_ENOTFOUND) return "";
+  Check(rc, "reading " + ref);
+  return OidHex(id);
+}
+
+void Store::MoveRef(const std::string& ref, const std::string& id, const std::string& expected,
+                    const std::string& log_message) {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_repository* repo = impl_->repo.get();
+  git_oid target = ParseCommitId(id, "moving " + ref);
+  git_oid current;
+  int rc = git_reference_name_to_id(&current, repo, ref.c_str());
+  if (rc != 0 && rc != GIT_ENOTFOUND) Check(rc, "reading " + ref);
+  std::string now = rc == GIT_ENOTFOUND ? "" : OidHex(current);
+  if (now != expected) {
+    throw Error(ErrorKind::kConflict,
+                ref + " moved meanwhile (it is at " + (now.empty() ? "nothing" : now) +
+                    ", expected " + (expected.empty() ? "nothing" : expected) + ")",
+                {ref});
+  }
+  git_reference* raw = nullptr;
+  if (expected.empty()) {
+    Check(git_reference_create(&raw, repo, ref.c_str(), &target, 0, log_message.c_str()),
+          "creating " + ref);
+  } else {
+    Check(git_reference_create_matching(&raw, repo, ref.c_str(), &target, 1, &current,
+                                        log_message.c_str()),
+          "moving " + ref);
+  }
+  git_reference_free(raw);
+}
+
+void Store::DeleteRef(const std::string& ref) {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  int rc = git_reference_remove(impl_->repo.get(), ref.c_str());
+  if (rc == GIT_ENOTFOUND) return;
+  Check(rc, "deleting " + ref);
+}
+
+std::vector<std::string> Store::ListRefs(const std::string& prefix) const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_reference_iterator* raw = nullptr;
+  std::string glob = prefix + "*";
+  Check(git_reference_iterator_glob_new(&raw, impl_->repo.get(), glob.c_str()),
+        "listing " + prefix);
+  std::vector<std::string> out;
+  const char* name = nullptr;
+  while (git_reference_next_name(&name, raw) == 0) out.push_back(name);
+  git_reference_iterator_free(raw);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string Store::WriteRowsCommit(const std::string& parent, const std::vector<RowDelta>& rows,
+                                   const std::string& message) {
+  std::string out;
+  WithRepository([&](git_repository* repo) {
+    git_oid parent_id = ParseCommitId(parent, "writing a branch commit");
+    git_commit* raw_commit = nullptr;
+    Check(git_commit_lookup(&raw_commit, repo, &parent_id), "reading commit " + parent);
+    CommitPtr commit(raw_commit);
+    git_tree* raw_tree = nullptr;
+    Check(git_commit_tree(&raw_tree, commit.get()), "reading the tree of " + parent);
+    TreePtr root(raw_tree);
+
+    std::vector<std::string> paths;  // git_tree_update holds char pointers
+    paths.reserve(rows.size());
+    std::vector<git_tree_update> updates;
+    for (const RowDelta& row : rows) {
+      if (row.table == nullptr || !row.table->persistent) continue;
+      paths.push_back(RowDir(row.table->name, row.ref));
+      git_tree_update u{};
+      u.path = paths.back().c_str();
+      if (row.exists) {
+        FieldList stored;  // WriteRowTree skips the columns that are not stored
+        for (const Column& c : row.table->columns) {
+          if (row.table->Stored(c) && static_cast<size_t>(c.index) < row.values.size()) {
+            stored.emplace_back(c.name, row.values[c.index]);
+          }
+        }
+        u.action = GIT_TREE_UPDATE_UPSERT;
+        u.id = WriteRowTree(repo, *row.table, stored);
+        u.filemode = GIT_FILEMODE_TREE;
+      } else {
+        git_tree_entry* raw_entry = nullptr;
+        int rc = git_tree_entry_bypath(&raw_entry, root.get(), u.path);
+        git_tree_entry_free(raw_entry);
+        if (rc == GIT_ENOTFOUND) continue;  // never committed on this branch
+        Check(rc, "looking up " + paths.back());
+        u.action = GIT_TREE_UPDATE_REMOVE;
+      }
+      updates.push_back(u);
+    }
+    git_oid new_root = *git_tree_id(root.get());
+    if (!updates.empty()) {
+      Check(git_tree_create_updated(&new_root, repo, root.get(), updates.size(), updates.data()),
+            "updating the tree");
+    }
+    if (git_oid_equal(&new_root, git_tree_id(root.get()))) {
+      out = parent;  // nothing stored changed: no empty commit
+      return;
+    }
+    git_tree* raw_new = nullptr;
+    Check(git_tree_lookup(&raw_new, repo, &new_root), "reading the new tree");
+    TreePtr tree(raw_new);
+    git_signature* raw_sig = nullptr;
+    Check(git_signature_now(&raw_sig, impl_->author_name.c_str(), impl_->author_email.c_str()),
+          "making the commit signature");
+    SignaturePtr sig(raw_sig);
+    const git_commit* parents[1] = {commit.get()};
+    git_oid id;
+    Check(git_commit_create(&id, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(),
+                            tree.get(), 1, parents),
+          "writing a branch commit");
+    out = OidHex(id);
+  });
+  return out;
+}
+
+std::string Store::WriteTreeCommit(const std::string& parent, const std::string& tree,
+                                   const std::string& message) {
+  std::string out;
+  WithRepository([&](git_repository* repo) {
+    git_oid parent_id = ParseCommitId(parent, "writing a commit");
+    git_oid tree_id;
+    if (tree.size() != GIT_OID_HEXSZ || git_oid_fromstr(&tree_id, tree.c_str()) != 0) {
+      throw Error(ErrorKind::kInvalidArgument, "not a tree id: '" + tree + "'");
+    }
+    git_commit* raw_commit = nullptr;
+    Check(git_commit_lookup(&raw_commit, repo, &parent_id), "reading commit " + parent);
+    CommitPtr commit(raw_commit);
+    git_tree* raw_tree = nullptr;
+    Check(git_tree_lookup(&raw_tree, repo, &tree_id), "reading tree " + tree);
+    TreePtr t(raw_tree);
+    git_signature* raw_sig = nullptr;
+    Check(git_signature_now(&raw_sig, impl_->author_name.c_str(), impl_->author_email.c_str()),
+          "making the commit signature");
+    SignaturePtr sig(raw_sig);
+    const git_commit* parents[1] = {commit.get()};
+    git_oid id;
+    Check(git_commit_create(&id, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(),
+                            t.get(), 1, parents),
+          "writing a commit");
+    out = OidHex(id);
+  });
+  return out;
+}
+
+std::string Store::HostTag() const { return impl_->host_tag; }
+
+}  // namespace xgdb

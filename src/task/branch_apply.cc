@@ -1,0 +1,202 @@
+#include "task/branch_apply.h"
+
+#include <git2.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "merge/tree_merge.h"
+#include "store/git_ptr.h"
+#include "store/image_loader.h"
+#include "store/layout.h"
+
+namespace xgdb::task {
+
+using namespace store;
+
+namespace {
+
+// What a column holds when nothing else says: the value a fresh load gives.
+std::string EmptyValue(const Table& table, const Column& c) {
+  if (!table.persistent || !c.persistent) return c.empty;
+  if (c.type != ColumnType::kString) return "()";
+  return c.default_value.value_or("");
+}
+
+// Every column of a row of `image`, in column order; empty when absent.
+std::vector<std::string> ImageRow(const Database& image, const Table& table,
+                                  const std::string& ref) {
+  auto owner = image.GetTableFromRef(ref);
+  if (!owner || *owner != table.name) return {};
+  Record record = image.ReadRecord(table.name, ref);
+  std::map<std::string, std::string> by_name(record.fields.begin(), record.fields.end());
+  std::vector<std::string> values;
+  values.reserve(table.columns.size());
+  for (const Column& c : table.columns) {
+    auto it = by_name.find(c.name);
+    values.push_back(it != by_name.end() ? it->second : EmptyValue(table, c));
+  }
+  return values;
+}
+
+const RowDelta* Find(const RowMap& map, const RowKey& key) {
+  auto it = map.find(key);
+  return it == map.end() ? nullptr : it->second;
+}
+
+// The task changed column i: it differs between the task's begin and now.
+bool TaskChanged(const RowDelta* now, const RowDelta* before, size_t i) {
+  if (now == nullptr) return false;
+  bool had = before != nullptr && before->exists && i < before->values.size();
+  bool has = now->exists && i < now->values.size();
+  if (had != has) return has;
+  return has && now->values[i] != before->values[i];
+}
+
+CommitPtr LookupCommit(git_repository* repo, const std::string& hex) {
+  git_oid id;
+  if (git_oid_fromstr(&id, hex.c_str()) != 0) {
+    throw Error(ErrorKind::kInvalidArgument, "not a commit id: '" + hex + "'");
+  }
+  git_commit* raw = nullptr;
+  Check(git_commit_lookup(&raw, repo, &id), "reading commit " + hex);
+  return CommitPtr(raw);
+}
+
+TreePtr CommitTree(git_repository* repo, const std::string& hex) {
+  CommitPtr c = LookupCommit(repo, hex);
+  git_tree* raw = nullptr;
+  Check(git_commit_tree(&raw, c.get()), "reading the tree of " + hex);
+  return TreePtr(raw);
+}
+
+}  // namespace
+
+std::vector<RowDelta> RowsAt(Store& store, const std::string& commit, const Database& image,
+                             const std::vector<RowKey>& keys, const TaskRows* task) {
+  std::vector<RowDelta> out;
+  store.WithRepository([&](git_repository* repo) {
+    TreePtr root = CommitTree(repo, commit);
+    for (const RowKey& key : keys) {
+      const Table* table = image.schema().FindTable(key.first);
+      if (table == nullptr) {
+        throw Error(ErrorKind::kInvalidArgument, "unknown table " + key.first);
+      }
+      const RowDelta* now = task ? Find(task->now, key) : nullptr;
+      const RowDelta* before = task ? Find(task->before, key) : nullptr;
+      RowDelta d;
+      d.table = table;
+      d.ref = key.second;
+
+      // Stored columns: from git. A row of a non-persistent table lives
+      // only in images: the task's word on it is final.
+      std::vector<std::pair<const Column*, std::string>> stored;
+      bool exists;
+      std::string path = RowDir(table->name, key.second);
+      if (table->persistent) {
+        git_tree_entry* raw = nullptr;
+        int rc = git_tree_entry_bypath(&raw, root.get(), path.c_str());
+        if (rc != GIT_ENOTFOUND) Check(rc, "looking up " + path);
+        TreeEntryPtr entry(raw);
+        exists = entry != nullptr;
+        if (exists) {
+          RowContents row = ReadRow(repo, *table, *git_tree_entry_id(entry.get()),
+                                    git_tree_entry_name(entry.get()), path);
+          stored = std::move(row.columns);
+        }
+      } else {
+        exists = now != nullptr ? now->exists : image.GetTableFromRef(key.second).has_value();
+      }
+      d.exists = exists;
+      if (exists) {
+        std::vector<std::string> current = ImageRow(image, *table, key.second);
+        d.in_base = !current.empty();
+        if (current.empty() && now != nullptr && now->exists) current = now->values;
+        d.values.resize(table->columns.size());
+        for (const Column& c : table->columns) {
+          size_t i = static_cast<size_t>(c.index);
+          if (TaskChanged(now, before, i)) {
+            d.values[i] = now->values[i];
+          } else if (i < current.size()) {
+            d.values[i] = current[i];
+          } else {
+            d.values[i] = EmptyValue(*table, c);
+          }
+        }
+        if (table->persistent) {
+          std::vector<bool> present(table->columns.size(), false);
+          for (auto& [col, value] : stored) {
+            d.values[col->index] = std::move(value);
+            present[col->index] = true;
+          }
+          for (const Column& c : table->columns) {
+            if (table->Stored(c) && !present[c.index]) {
+              d.values[c.index] = MissingColumnValue(*table, c, path);
+            }
+          }
+        }
+      }
+      out.push_back(std::move(d));
+    }
+  });
+  return out;
+}
+
+void MoveBranchAndApply(Store& store, const std::string& ref, const std::string& from,
+                        const std::string& to, Database& image,
+                        const std::vector<RowDelta>& rows, const std::string& log_message) {
+  if (!rows.empty()) image.Clone()->ApplyRows(rows);  // refuses before anything moves
+  if (to != from) store.MoveRef(ref, to, from, log_message);
+  if (!rows.empty()) image.ApplyRows(rows);
+}
+
+std::string RevertCommit(Store& store, const std::string& rev, std::shared_mutex* gate) {
+  std::unique_lock<std::shared_mutex> lock;
+  if (gate != nullptr) lock = std::unique_lock<std::shared_mutex>(*gate);
+  store.Commit();  // master's pending writes are "later work" too
+  std::string target = store.Resolve(rev);
+  CommitInfo info = store.GetCommit(target);
+  if (info.parents.empty()) {
+    throw Error(ErrorKind::kInvalidArgument, "cannot revert " + target + ": it has no parent");
+  }
+  const std::string kMaster = "refs/heads/master";
+  std::string ours = store.RefTarget(kMaster);
+  std::string merged_tree;
+  bool unchanged = false;
+  store.WithRepository([&](git_repository* repo) {
+    TreePtr base = CommitTree(repo, target);
+    TreePtr theirs = CommitTree(repo, info.parents[0]);
+    TreePtr mine = CommitTree(repo, ours);
+    merge::TreeMergeResult r = merge::MergeTrees(repo, *git_tree_id(base.get()),
+                                                 *git_tree_id(mine.get()),
+                                                 *git_tree_id(theirs.get()));
+    if (!r.conflicts.empty()) {
+      Error e = merge::ConflictError(r.conflicts);
+      throw Error(e.kind(),
+                  "revert of " + target + " conflicts with later changes: " + e.what(),
+                  e.args());
+    }
+    unchanged = git_oid_equal(&r.tree, git_tree_id(mine.get()));
+    merged_tree = OidHex(r.tree);
+  });
+  if (unchanged) return "";
+  std::string first = info.message.substr(0, info.message.find('\n'));
+  std::string message = "Revert \"" + first + "\"\n\nThis reverts commit " + target +
+                        ".\n\nHost: " + store.HostTag() + "\n";
+  std::string commit = store.WriteTreeCommit(ours, merged_tree, message);
+  std::vector<RowKey> keys;
+  for (const FieldChange& c : store.Diff(ours, commit)) {
+    if (c.table.empty() || c.ref.empty()) continue;
+    RowKey key{c.table, c.ref};
+    if (keys.empty() || keys.back() != key) keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  Database& db = store.db();
+  std::vector<RowDelta> rows = RowsAt(store, commit, db, keys, nullptr);
+  MoveBranchAndApply(store, kMaster, ours, commit, db, rows, "revert: " + target);
+  db.TakeChanges();  // those rows are committed already
+  return commit;
+}
+
+}  // namespace xgdb::task

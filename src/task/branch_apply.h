@@ -1,0 +1,62 @@
+// Bringing a branch's image up to a commit that was just merged into it, at
+// the cost of the rows that changed (docs/tasks.md, "Committing"), and
+// reverting a commit on master through the same merge rules.
+//
+// A branch is a ref plus the in-memory image that serves its calls: master
+// and Store::db(), or a task's ref and its working image. After the merge
+// engine wrote a new commit for the branch, the rows it changed are read
+// back from that commit's tree and put into the image with ApplyRows, so the
+// image equals the commit without reloading the database.
+#ifndef XGDB_TASK_BRANCH_APPLY_H_
+#define XGDB_TASK_BRANCH_APPLY_H_
+
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xgdb/database.h"
+#include "xgdb/store.h"
+
+namespace xgdb::task {
+
+using RowKey = std::pair<std::string, std::string>;  // (table, ref)
+using RowMap = std::map<RowKey, const RowDelta*>;
+
+// What a task did to its rows: how they are in its image now (`now`,
+// work.ChangedSince(base)) and how they were when it began (`before`,
+// base.ChangedSince(work)). Used for the columns git does not hold.
+struct TaskRows {
+  RowMap now, before;
+};
+
+// The rows `keys` of `image`'s tables as commit `commit` holds them, as
+// ApplyRows input: stored columns from the commit's tree (a row absent
+// there is deleted); every other column (non-persistent columns, derived
+// set sides, rows of non-persistent tables) from the task when it changed
+// that column (last writer wins), else from the image as it is now, else
+// the column's empty value.
+std::vector<RowDelta> RowsAt(Store& store, const std::string& commit, const Database& image,
+                             const std::vector<RowKey>& keys, const TaskRows* task);
+
+// Checks `rows` on an O(1) clone of `image` (uuid uniqueness, relations),
+// then moves `ref` from `from` to `to` (when they differ) and applies the
+// rows to `image`. Any error leaves the ref and the image as they were.
+void MoveBranchAndApply(Store& store, const std::string& ref, const std::string& from,
+                        const std::string& to, Database& image,
+                        const std::vector<RowDelta>& rows, const std::string& log_message);
+
+// Undoes commit `rev` (its changes against its first parent) as a new
+// commit on master: a three-way merge with base = rev, ours = master,
+// theirs = rev's parent, so later changes to the same fields conflict
+// (Error kConflict naming table, ref and field; nothing changes). Master's
+// pending writes are committed first and master's image is updated.
+// `gate` (may be null) is taken exclusively: every master writer holds it
+// shared. Returns the new commit, or "" when there is nothing to undo.
+std::string RevertCommit(Store& store, const std::string& rev, std::shared_mutex* gate);
+
+}  // namespace xgdb::task
+
+#endif  // XGDB_TASK_BRANCH_APPLY_H_

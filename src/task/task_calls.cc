@@ -1,0 +1,163 @@
+#include "task/task_calls.h"
+
+#include <nlohmann/json.hpp>
+
+#include "merge/merge_commit.h"
+#include "xgdb/error.h"
+
+namespace xgdb::task {
+
+namespace {
+
+using nlohmann::json;
+
+// A string argument; `fallback` when absent (nullptr: required).
+std::string Arg(const json& args, const char* name, const std::string* fallback = nullptr) {
+  auto it = args.find(name);
+  if (it == args.end() || it->is_null()) {
+    if (fallback != nullptr) return *fallback;
+    throw Error(ErrorKind::kBadRequest, std::string("missing argument \"") + name + "\"");
+  }
+  if (!it->is_string()) {
+    throw Error(ErrorKind::kBadRequest, std::string("argument \"") + name + "\" must be a string");
+  }
+  return it->get<std::string>();
+}
+
+// The task a call names: its "task" argument, else the x-xgdb-task header.
+std::string TaskArg(const json& args, const rpc::CallContext& context) {
+  std::string id = Arg(args, "task", &context.task);
+  if (id.empty()) throw Error(ErrorKind::kBadRequest, "which task? (\"task\" or x-xgdb-task)");
+  return id;
+}
+
+// "Task: <id>" trailer of a commit message ("" when none).
+std::string TaskTrailer(const std::string& message) {
+  std::string found;
+  size_t pos = 0;
+  while ((pos = message.find("\nTask: ", pos)) != std::string::npos) {
+    pos += 7;
+    found = message.substr(pos, message.find('\n', pos) - pos);
+  }
+  return found;
+}
+
+json CommitJson(const CommitInfo& c) {
+  return {{"id", c.id},
+          {"parents", c.parents},
+          {"author", c.author_name},
+          {"email", c.author_email},
+          {"time", c.time},
+          {"host", merge::HostTrailer(c.message)},
+          {"task", TaskTrailer(c.message)},
+          {"message", c.message}};
+}
+
+const char* ChangeKind(FieldChange::Kind kind) {
+  switch (kind) {
+    case FieldChange::Kind::kRowAdded: return "row added";
+    case FieldChange::Kind::kRowRemoved: return "row removed";
+    case FieldChange::Kind::kAdded: return "added";
+    case FieldChange::Kind::kRemoved: return "removed";
+    case FieldChange::Kind::kModified: return "modified";
+  }
+  return "modified";
+}
+
+}  // namespace
+
+void RegisterTaskCalls(rpc::ExtensionRegistry& registry, TaskManager& tasks) {
+  registry.Register("Task_begin", [&tasks](const json& args, const rpc::CallContext& context,
+                                           rpc::ReplyFn reply) {
+    std::string parent = Arg(args, "parent", &context.task);
+    static const std::string kNone;
+    std::string host = Arg(args, "host", &kNone);
+    std::string id = tasks.Begin(parent, host);
+    reply(rpc::SuccessResult("Task_begin", {{"task", id},
+                                            {"parent", parent},
+                                            {"branch", TaskManager::BranchRef(id)}}));
+  });
+  registry.Register("Task_commit", [&tasks](const json& args, const rpc::CallContext& context,
+                                            rpc::ReplyFn reply) {
+    CommitOutcome out = tasks.Commit(TaskArg(args, context));
+    reply(rpc::SuccessResult("Task_commit", {{"commit", out.commit},
+                                             {"into", out.into},
+                                             {"merge", out.kind},
+                                             {"rows", out.rows}}));
+  });
+  registry.Register("Task_abort", [&tasks](const json& args, const rpc::CallContext& context,
+                                           rpc::ReplyFn reply) {
+    std::vector<std::string> aborted = tasks.Abort(TaskArg(args, context));
+    reply(rpc::SuccessResult("Task_abort", {{"aborted", aborted}}));
+  });
+  registry.Register("Task_list", [&tasks](const json&, const rpc::CallContext&,
+                                          rpc::ReplyFn reply) {
+    json list = json::array();
+    for (const TaskInfo& t : tasks.List()) {
+      list.push_back({{"task", t.id},
+                      {"parent", t.parent},
+                      {"branch", t.branch},
+                      {"base", t.begin_commit},
+                      {"host", t.host},
+                      {"idle_ms", t.idle_ms},
+                      {"children", t.children}});
+    }
+    reply(rpc::SuccessResult("Task_list", list));
+  });
+
+  registry.Register("History_get", [&tasks](const json& args, const rpc::CallContext&,
+                                            rpc::ReplyFn reply) {
+    static const std::string kMaster = "master", kNone;
+    Store& store = tasks.store();
+    std::string commit = store.Resolve(Arg(args, "rev", &kMaster));
+    std::string ref = Arg(args, "ref");
+    std::string field = Arg(args, "field", &kNone);
+    std::unique_ptr<Database> db = store.LoadAt(commit);  // O(database): docs/tasks.md
+    std::string table = Arg(args, "table", &kNone);
+    if (table.empty()) {
+      auto found = db->GetTableFromRef(ref);
+      if (!found) throw Error::NotFound("missing row", "", ref);
+      table = *found;
+    }
+    json result = {{"commit", commit}, {"table", table}, {"ref", ref}};
+    if (!field.empty()) {
+      result["value"] = db->ReadField(table, field, ref);
+    } else {
+      json fields = json::object();
+      for (const auto& [name, value] : db->ReadRecord(table, ref).fields) fields[name] = value;
+      result["fields"] = fields;
+    }
+    reply(rpc::SuccessResult("History_get", result));
+  });
+  registry.Register("History_log", [&tasks](const json& args, const rpc::CallContext&,
+                                            rpc::ReplyFn reply) {
+    static const std::string kMaster = "master", kNone;
+    size_t max = args.value("max", 100);
+    json list = json::array();
+    for (const CommitInfo& c :
+         tasks.store().Log(Arg(args, "rev", &kMaster), max, Arg(args, "path", &kNone))) {
+      list.push_back(CommitJson(c));
+    }
+    reply(rpc::SuccessResult("History_log", list));
+  });
+  registry.Register("History_diff", [&tasks](const json& args, const rpc::CallContext&,
+                                             rpc::ReplyFn reply) {
+    json list = json::array();
+    for (const FieldChange& c : tasks.store().Diff(Arg(args, "from"), Arg(args, "to"))) {
+      list.push_back({{"kind", ChangeKind(c.kind)},
+                      {"table", c.table},
+                      {"ref", c.ref},
+                      {"field", c.field},
+                      {"old", c.old_value},
+                      {"new", c.new_value}});
+    }
+    reply(rpc::SuccessResult("History_diff", list));
+  });
+  registry.Register("History_revert", [&tasks](const json& args, const rpc::CallContext&,
+                                               rpc::ReplyFn reply) {
+    std::string commit = tasks.Revert(Arg(args, "rev"));
+    reply(rpc::SuccessResult("History_revert", {{"commit", commit}}));
+  });
+}
+
+}  // namespace xgdb::task

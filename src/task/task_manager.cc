@@ -1,0 +1,393 @@
+#include "task/task_manager.h"
+
+#include <git2.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <set>
+
+#include "merge/merge.h"
+#include "task/branch_apply.h"
+
+namespace xgdb::task {
+
+namespace {
+
+constexpr char kMasterRef[] = "refs/heads/master";
+constexpr size_t kMaxMessageRows = 50;  // a commit message is for people
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string RandomId() {
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard<std::mutex> lock(mu);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(rng() & 0xffffffffULL));
+  return buf;
+}
+
+Error NoTask(const std::string& id) {
+  return Error(ErrorKind::kNotFound, "no open task '" + id + "'", {"task", id, ""});
+}
+
+const char* KindName(merge::MergeOutcome::Kind kind) {
+  switch (kind) {
+    case merge::MergeOutcome::Kind::kUpToDate: return "up-to-date";
+    case merge::MergeOutcome::Kind::kFastForward: return "fast-forward";
+    case merge::MergeOutcome::Kind::kMerged: return "merged";
+  }
+  return "merged";
+}
+
+}  // namespace
+
+struct TaskManager::Task {
+  std::string id;
+  std::shared_ptr<Task> parent;  // null: master
+  std::string host;
+  std::string begin_commit;
+  std::string head;  // the branch's commit; guarded by gate
+
+  // The image at begin (what the parent had), the image the branch head
+  // holds, and the task's own image. base and synced share everything
+  // until the first flush; all three are clones of one another, so
+  // ChangedSince between them costs the rows that differ.
+  std::shared_ptr<Database> base, synced;
+  std::unique_ptr<Database> work;
+
+  std::shared_mutex gate;
+  bool closed = false;  // guarded by gate
+
+  int next_child = 0;                 // guarded by TaskManager::mu_
+  std::vector<std::string> children;  // guarded by TaskManager::mu_
+  std::atomic<int64_t> last_used_ms{0};
+};
+
+TaskManager::TaskManager(Store& store, TaskOptions options)
+    : store_(store), options_(std::move(options)) {
+  // Tasks live in memory: branches left by a previous run can never be
+  // committed. Remove them (logged, like reaping).
+  for (const std::string& ref : store_.ListRefs("refs/heads/tasks/")) {
+    spdlog::warn("tasks: removing {} (left by a previous run, at {})", ref,
+                 store_.RefTarget(ref));
+    store_.DeleteRef(ref);
+  }
+  if (options_.reap_after_ms > 0) {
+    reaper_ = std::thread([this] { ReaperLoop(); });
+  }
+}
+
+TaskManager::~TaskManager() {
+  {
+    std::lock_guard<std::mutex> lock(reaper_mu_);
+    stop_ = true;
+  }
+  reaper_cv_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
+}
+
+std::shared_ptr<TaskManager::Task> TaskManager::Find(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) throw NoTask(id);
+  return it->second;
+}
+
+void TaskManager::Touch(Task& task) {
+  int64_t now = NowMs();
+  for (Task* t = &task; t != nullptr; t = t->parent.get()) t->last_used_ms = now;
+}
+
+std::string TaskManager::Begin(const std::string& parent_id, const std::string& host) {
+  auto task = std::make_shared<Task>();
+  std::shared_ptr<Task> parent = parent_id.empty() ? nullptr : Find(parent_id);
+  task->parent = parent;
+  if (parent) {
+    std::unique_lock<std::shared_mutex> gate(parent->gate);
+    if (parent->closed) throw NoTask(parent_id);
+    task->begin_commit = FlushLocked(*parent);
+    task->base = std::shared_ptr<Database>(parent->work->Clone());
+    task->work = parent->work->Clone();
+    task->host = host.empty() ? parent->host : host;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      task->id = parent->id + "." + std::to_string(++parent->next_child);
+    }
+    store_.MoveRef(BranchRef(task->id), task->begin_commit, "", "task begin: " + task->id);
+    std::lock_guard<std::mutex> lock(mu_);
+    parent->children.push_back(task->id);
+    tasks_[task->id] = task;
+  } else {
+    std::unique_lock<std::shared_mutex> gate(master_gate_);
+    store_.Commit();  // the branch starts where master's image is
+    task->begin_commit = store_.RefTarget(kMasterRef);
+    task->base = std::shared_ptr<Database>(store_.db().Clone());
+    task->work = store_.db().Clone();
+    task->host = host.empty() ? options_.default_host : host;
+    for (int attempt = 0;; ++attempt) {
+      task->id = RandomId();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (tasks_.count(task->id) != 0) continue;
+      }
+      try {
+        store_.MoveRef(BranchRef(task->id), task->begin_commit, "", "task begin: " + task->id);
+        break;
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kConflict || attempt >= 8) throw;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_[task->id] = task;
+  }
+  task->head = task->begin_commit;
+  task->synced = task->base;
+  Touch(*task);
+  spdlog::debug("task {} begun on {} at {}", task->id, parent_id.empty() ? "master" : parent_id,
+                task->begin_commit);
+  return task->id;
+}
+
+std::string TaskManager::FlushLocked(Task& task) {
+  std::vector<RowDelta> rows = task.work->ChangedSince(*task.synced);
+  if (rows.empty()) return task.head;
+  size_t stored_rows = 0;
+  std::string lines;
+  for (const RowDelta& r : rows) {
+    if (!r.table->persistent) continue;
+    if (++stored_rows > kMaxMessageRows) continue;
+    const char* verb = !r.exists ? "delete" : (!r.in_base ? "create" : "write");
+    lines += std::string(verb) + " " + r.table->name + " " + r.ref + "\n";
+  }
+  if (stored_rows > kMaxMessageRows) {
+    lines += "... and " + std::to_string(stored_rows - kMaxMessageRows) + " more\n";
+  }
+  std::string first = "Task " + task.id + ": " + std::to_string(stored_rows) + " row" +
+                      (stored_rows == 1 ? "" : "s") + " changed";
+  std::string message = first + "\n\n" + lines + "\nHost: " + store_.HostTag() +
+                        "\nTask: " + task.id + "\n";
+  std::string commit = store_.WriteRowsCommit(task.head, rows, message);
+  if (commit != task.head) {
+    store_.MoveRef(BranchRef(task.id), commit, task.head, "task: " + first);
+    task.head = commit;
+  }
+  task.synced = std::shared_ptr<Database>(task.work->Clone());
+  return task.head;
+}
+
+std::string TaskManager::Flush(const std::string& id) {
+  std::shared_ptr<Task> task = Find(id);
+  std::unique_lock<std::shared_mutex> gate(task->gate);
+  if (task->closed) throw NoTask(id);
+  Touch(*task);
+  return FlushLocked(*task);
+}
+
+CommitOutcome TaskManager::Commit(const std::string& id) {
+  std::shared_ptr<Task> task = Find(id);
+  std::unique_lock<std::shared_mutex> gate(task->gate);
+  if (task->closed) throw NoTask(id);
+  Touch(*task);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!task->children.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "task " + id + " has open nested tasks (" + task->children.front() +
+                      "...): commit or abort them first");
+    }
+  }
+  FlushLocked(*task);
+
+  std::shared_ptr<Task> parent = task->parent;
+  CommitOutcome outcome;
+  outcome.into = parent ? parent->id : "master";
+  std::unique_lock<std::shared_mutex> parent_gate;
+  Database* image;
+  std::string parent_ref, ours;
+  if (parent) {
+    parent_gate = std::unique_lock<std::shared_mutex>(parent->gate);
+    if (parent->closed) throw NoTask(parent->id);
+    ours = FlushLocked(*parent);
+    image = parent->work.get();
+    parent_ref = BranchRef(parent->id);
+  } else {
+    parent_gate = std::unique_lock<std::shared_mutex>(master_gate_);
+    store_.Commit();  // the merge sees every acknowledged master write
+    ours = store_.RefTarget(kMasterRef);
+    image = &store_.db();
+    parent_ref = kMasterRef;
+  }
+
+  // What the task did, row by row (both directions: the "before" side
+  // tells which non-stored columns the task itself changed).
+  std::vector<RowDelta> now = task->work->ChangedSince(*task->base);
+  std::vector<RowDelta> before = task->base->ChangedSince(*task->work);
+  TaskRows task_rows;
+  std::vector<RowKey> keys;
+  for (const RowDelta& r : now) {
+    RowKey key{r.table->name, r.ref};
+    task_rows.now[key] = &r;
+    keys.push_back(key);
+  }
+  for (const RowDelta& r : before) task_rows.before[{r.table->name, r.ref}] = &r;
+
+  try {
+    merge::MergeOutcome merged;
+    store_.WithRepository([&](git_repository* repo) {
+      merge::ImageRowView ours_view(*image);
+      merge::MergeOptions options;
+      options.actor = task->host;
+      options.ours_view = &ours_view;
+      merged = merge::MergeCommits(repo, ours, task->head, options);
+    });
+    std::vector<RowDelta> rows = RowsAt(store_, merged.commit, *image, keys, &task_rows);
+    MoveBranchAndApply(store_, parent_ref, ours, merged.commit, *image, rows,
+                       "task commit: " + id);
+    outcome.commit = merged.commit;
+    outcome.kind = KindName(merged.kind);
+    outcome.rows = rows.size();
+  } catch (const Error& e) {
+    throw Error(e.kind(),
+                "task " + id + " (" + BranchRef(id) + ") was not committed into " + outcome.into +
+                    ": " + e.what(),
+                e.args());
+  }
+  if (parent) {
+    parent->head = outcome.commit;
+    parent->synced = std::shared_ptr<Database>(parent->work->Clone());
+  } else {
+    store_.db().TakeChanges();  // the merge commit holds them already
+  }
+  task->closed = true;
+  store_.DeleteRef(BranchRef(id));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_.erase(id);
+    if (parent) std::erase(parent->children, id);
+  }
+  spdlog::debug("task {} committed into {}: {} ({})", id, outcome.into, outcome.commit,
+                outcome.kind);
+  return outcome;
+}
+
+std::vector<std::string> TaskManager::Abort(const std::string& id) {
+  std::shared_ptr<Task> task = Find(id);
+  {
+    std::unique_lock<std::shared_mutex> gate(task->gate);
+    if (task->closed) throw NoTask(id);
+    task->closed = true;  // no new calls, no new children from here on
+  }
+  std::vector<std::string> children;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    children = task->children;
+  }
+  std::vector<std::string> aborted;
+  for (const std::string& child : children) {
+    try {
+      for (std::string& c : Abort(child)) aborted.push_back(std::move(c));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) throw;  // committed or aborted meanwhile
+    }
+  }
+  store_.DeleteRef(BranchRef(id));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_.erase(id);
+    if (task->parent) std::erase(task->parent->children, id);
+  }
+  aborted.push_back(id);
+  return aborted;
+}
+
+std::vector<TaskInfo> TaskManager::List() const {
+  std::vector<std::shared_ptr<Task>> tasks;
+  std::vector<TaskInfo> out;
+  int64_t now = NowMs();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, t] : tasks_) {
+    TaskInfo info;
+    info.id = id;
+    info.parent = t->parent ? t->parent->id : "";
+    info.branch = BranchRef(id);
+    info.begin_commit = t->begin_commit;
+    info.host = t->host;
+    info.idle_ms = now - t->last_used_ms;
+    info.children = t->children;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+void TaskManager::Run(const std::string& id, const std::function<void(Database& db)>& fn) {
+  if (id.empty()) {
+    std::shared_lock<std::shared_mutex> gate(master_gate_);
+    fn(store_.db());
+    return;
+  }
+  std::shared_ptr<Task> task = Find(id);
+  std::shared_lock<std::shared_mutex> gate(task->gate);
+  if (task->closed) throw NoTask(id);
+  Touch(*task);
+  fn(*task->work);
+}
+
+std::vector<std::string> TaskManager::ReapIdle() {
+  std::vector<std::string> reaped;
+  if (options_.reap_after_ms <= 0) return reaped;
+  int64_t now = NowMs();
+  std::vector<std::pair<std::string, int64_t>> idle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, t] : tasks_) {
+      int64_t quiet = now - t->last_used_ms;
+      if (quiet > options_.reap_after_ms) idle.emplace_back(id, quiet);
+    }
+  }
+  for (const auto& [id, quiet] : idle) {  // parents sort before their children
+    try {
+      for (const std::string& gone : Abort(id)) {
+        spdlog::warn("tasks: reaped task {} (idle {} ms, limit {} ms); branch {} deleted", gone,
+                     quiet, options_.reap_after_ms, BranchRef(gone));
+        reaped.push_back(gone);
+      }
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) {
+        spdlog::error("tasks: reaping task {} failed: {}", id, e.what());
+      }
+    }
+  }
+  return reaped;
+}
+
+void TaskManager::ReaperLoop() {
+  int64_t every = options_.reap_check_ms > 0
+                      ? options_.reap_check_ms
+                      : std::clamp<int64_t>(options_.reap_after_ms / 4, 1, 1000);
+  std::unique_lock<std::mutex> lock(reaper_mu_);
+  while (!stop_) {
+    reaper_cv_.wait_for(lock, std::chrono::milliseconds(every), [this] { return stop_; });
+    if (stop_) break;
+    lock.unlock();
+    try {
+      ReapIdle();
+    } catch (const std::exception& e) {
+      spdlog::error("tasks: reaper: {}", e.what());
+    }
+    lock.lock();
+  }
+}
+
+std::string TaskManager::Revert(const std::string& rev) {
+  return RevertCommit(store_, rev, &master_gate_);
+}
+
+}  // namespace xgdb::task

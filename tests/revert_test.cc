@@ -1,0 +1,172 @@
+// History you can go back in: reverting one commit through the merge rules
+// (library, protocol call and CLI), as-of reads over the protocol
+// (History_get), and `xapi-gitdb diff`.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "rpc/extension.h"
+#include "store_test_util.h"
+#include "task/branch_apply.h"
+#include "task/task_calls.h"
+#include "task/task_manager.h"
+
+namespace xgdb::test {
+namespace {
+
+class RevertTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_ / "repo";
+    store_ = Store::Create(TestOptions(path_), StoreTestSchema());
+    Database& db = store_->db();
+    for (int i = 1; i <= 3; ++i) AddVm(db, i, "vm" + std::to_string(i));
+    c1_ = store_->Commit("three VMs");
+    db.WriteField("VM", VmRef(1), "name__label", "renamed");
+    db.WriteField("VM", VmRef(2), "tags", "('t')");
+    c2_ = store_->Commit("rename and tag");
+    db.WriteField("VM", VmRef(3), "name__label", "later");
+    c3_ = store_->Commit("later work");
+  }
+
+  Database& db() { return store_->db(); }
+  std::string Label(int vm) { return db().ReadField("VM", "name__label", VmRef(vm)); }
+
+  // Calls one of our protocol calls as the daemon would.
+  nlohmann::json Call(const std::string& name, const nlohmann::json& args) {
+    if (!tasks_) {
+      tasks_ = std::make_unique<task::TaskManager>(*store_, task::TaskOptions{0, 0, ""});
+      task::RegisterTaskCalls(registry_, *tasks_);
+    }
+    rpc::RpcResult result;
+    registry_.Handle(nlohmann::json::array({name, args}).dump(), rpc::CallContext{},
+                     [&](rpc::RpcResult r) { result = std::move(r); });
+    EXPECT_EQ(result.status, 200) << result.error;
+    return nlohmann::json::parse(result.body);
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<Store> store_;
+  std::string c1_, c2_, c3_;
+  std::unique_ptr<task::TaskManager> tasks_;
+  rpc::ExtensionRegistry registry_;
+};
+
+TEST_F(RevertTest, UndoesOneCommitAsANewCommitAndKeepsLaterWork) {
+  std::string commit = task::RevertCommit(*store_, c2_, nullptr);
+  ASSERT_FALSE(commit.empty());
+  CommitInfo info = store_->GetCommit(commit);
+  EXPECT_EQ(info.parents, std::vector<std::string>{c3_});
+  EXPECT_EQ(info.message.rfind("Revert \"rename and tag\"\n\nThis reverts commit " + c2_, 0), 0u)
+      << info.message;
+  EXPECT_NE(info.message.find("Host: host-a-uuid@pool"), std::string::npos);
+  // The image and git agree: c2's changes are gone, c3's stay.
+  EXPECT_EQ(Label(1), "vm1");
+  EXPECT_EQ(db().ReadField("VM", "tags", VmRef(2)), "()");
+  EXPECT_EQ(Label(3), "later");
+  EXPECT_EQ(store_->Commit(), "");  // nothing left pending
+  auto at = store_->LoadAt("master");
+  EXPECT_EQ(at->ReadField("VM", "name__label", VmRef(1)), "vm1");
+  EXPECT_EQ(at->ReadField("VM", "name__label", VmRef(3)), "later");
+  // Reverting again finds nothing to undo.
+  EXPECT_EQ(task::RevertCommit(*store_, c2_, nullptr), "");
+}
+
+TEST_F(RevertTest, RevertThatConflictsWithLaterWorkSaysSoAndChangesNothing) {
+  db().WriteField("VM", VmRef(1), "name__label", "again");
+  std::string head = store_->Commit();
+  try {
+    task::RevertCommit(*store_, c2_, nullptr);
+    FAIL() << "expected a conflict";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kConflict);
+    std::string m = e.what();
+    EXPECT_NE(m.find("revert of " + c2_), std::string::npos) << m;
+    EXPECT_NE(m.find("VM " + VmRef(1) + " name__label"), std::string::npos) << m;
+  }
+  EXPECT_EQ(store_->Head(), head);
+  EXPECT_EQ(Label(1), "again");
+}
+
+TEST_F(RevertTest, RevertingACreationDeletesAndADeletionRestores) {
+  db().CreateRow("VBD", {{"uuid", "vbd-1"}, {"VM", VmRef(1)}}, "OpaqueRef:vbd-1");
+  std::string created = store_->Commit("add a disk");
+  db().DeleteRow("VM", VmRef(2));
+  std::string deleted = store_->Commit("delete vm2");
+  task::RevertCommit(*store_, created, nullptr);
+  EXPECT_FALSE(db().GetTableFromRef("OpaqueRef:vbd-1").has_value());
+  EXPECT_EQ(db().ReadField("VM", "VBDs", VmRef(1)), "()");
+  task::RevertCommit(*store_, deleted, nullptr);
+  EXPECT_EQ(Label(2), "vm2");
+  EXPECT_EQ(db().ReadField("VM", "tags", VmRef(2)), "('t')");
+  EXPECT_EQ(db().DbGetByUuid("VM", "uuid-vm-2"), VmRef(2));
+}
+
+TEST_F(RevertTest, ProtocolReadsAsOfACommitABranchOrATime) {
+  nlohmann::json a = Call("History_get", {{"rev", c1_}, {"ref", VmRef(1)}, {"field", "name__label"}});
+  EXPECT_EQ(a, nlohmann::json::parse(R"(["History_get", {"commit": ")" + c1_ +
+                                     R"(", "table": "VM", "ref": ")" + VmRef(1) +
+                                     R"(", "value": "vm1"}])"));
+  nlohmann::json b = Call("History_get", {{"rev", "master"}, {"table", "VM"}, {"ref", VmRef(1)}});
+  EXPECT_EQ(b[1]["fields"]["name__label"], "renamed");
+  EXPECT_EQ(b[1]["fields"]["tags"], "()");
+  // A time: the last master commit at or before it.
+  int64_t t = store_->GetCommit(c3_).time;
+  nlohmann::json c = Call("History_get", {{"rev", "@" + std::to_string(t)}, {"ref", VmRef(3)},
+                                          {"field", "name__label"}});
+  EXPECT_EQ(c[1]["value"], "later");
+  nlohmann::json missing = Call("History_get", {{"rev", c1_}, {"ref", "OpaqueRef:nope"}});
+  EXPECT_EQ(missing[0], "Failure");
+  nlohmann::json bad = Call("History_get", {{"rev", "no-such-rev"}, {"ref", VmRef(1)}});
+  EXPECT_EQ(bad[0], "Failure");
+  EXPECT_EQ(bad[1]["kind"], Error::KindName(ErrorKind::kInvalidArgument));
+}
+
+TEST_F(RevertTest, ProtocolLogDiffAndRevert) {
+  nlohmann::json log = Call("History_log", {{"path", "VM/" + VmRef(1) + "/name__label"}});
+  ASSERT_EQ(log[0], "History_log");
+  ASSERT_EQ(log[1].size(), 2u);  // created in c1, renamed in c2
+  EXPECT_EQ(log[1][0]["id"], c2_);
+  EXPECT_EQ(log[1][0]["host"], "host-a-uuid@pool");
+  nlohmann::json diff = Call("History_diff", {{"from", c1_}, {"to", c2_}});
+  ASSERT_EQ(diff[1].size(), 2u);
+  nlohmann::json rename;
+  for (const auto& change : diff[1]) {
+    if (change["field"] == "name__label") rename = change;
+  }
+  EXPECT_EQ(rename["ref"], VmRef(1));
+  EXPECT_EQ(rename["old"], "vm1");
+  EXPECT_EQ(rename["new"], "renamed");
+  nlohmann::json reverted = Call("History_revert", {{"rev", c2_}});
+  ASSERT_EQ(reverted[0], "History_revert") << reverted.dump();
+  EXPECT_EQ(store_->Head(), reverted[1]["commit"]);
+  EXPECT_EQ(Label(1), "vm1");
+}
+
+TEST_F(RevertTest, CliDiffAndRevert) {
+  store_.reset();  // the CLI opens the repository itself
+  auto cli = [&](const std::string& args) {
+    return test::Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " + ShellQuote(path_) + " " + args);
+  };
+  CommandResult diff = cli("diff " + c1_ + " " + c2_);
+  ASSERT_EQ(diff.exit_code, 0) << diff.output;
+  EXPECT_NE(diff.output.find("VM\n"), std::string::npos) << diff.output;
+  EXPECT_NE(diff.output.find("name__label: vm1 -> renamed"), std::string::npos) << diff.output;
+  EXPECT_NE(diff.output.find("2 objects changed"), std::string::npos) << diff.output;
+
+  CommandResult revert = cli("revert " + c2_);
+  ASSERT_EQ(revert.exit_code, 0) << revert.output;
+  EXPECT_NE(revert.output.find("reverted " + c2_.substr(0, 12)), std::string::npos);
+  CommandResult again = cli("revert " + c3_ + "~1");  // c2 again: nothing left to undo
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("nothing to revert"), std::string::npos) << again.output;
+  CommandResult log = Git(path_, "log -1 --format=%s master");
+  EXPECT_EQ(log.output, "Revert \"rename and tag\"\n");
+  auto reopened = Store::Open(TestOptions(path_));
+  EXPECT_EQ(reopened->db().ReadField("VM", "name__label", VmRef(1)), "vm1");
+  EXPECT_EQ(cli("revert no-such-commit").exit_code, 1);
+}
+
+}  // namespace
+}  // namespace xgdb::test
