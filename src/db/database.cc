@@ -54,21 +54,31 @@ const TableData& Database::Impl::GetTable(const std::string& name) const {
   return tables[t->index];
 }
 
-Values* Database::Impl::FindRow(TableData& t, const std::string& ref) {
-  auto it = t.by_ref.find(ref);
-  return it == t.by_ref.end() ? nullptr : it->second;
+const Values* Database::Impl::FindRow(const TableData& t, const std::string& ref) {
+  const db::RowPtr* row = t.rows.Find(ref);
+  return row ? row->get() : nullptr;
 }
 
-const Values* Database::Impl::FindRow(const TableData& t, const std::string& ref) {
-  auto it = t.by_ref.find(ref);
-  return it == t.by_ref.end() ? nullptr : it->second;
+Values* Database::Impl::MutableRow(TableData& t, const std::string& ref) {
+  db::RowPtr* row = t.rows.FindMutable(ref);
+  if (!row) return nullptr;
+  if (!row->Unique()) *row = db::RowPtr::Make(**row);
+  return row->get();
+}
+
+void Database::Impl::AddLabel(TableData& t, const std::string& label, const std::string& ref) {
+  t.by_name_label.Set({label, ref}, 1);
+}
+
+void Database::Impl::DropLabel(TableData& t, const std::string& label, const std::string& ref) {
+  t.by_name_label.Erase({label, ref});
 }
 
 std::string Database::Impl::CanonicalCell(const TableData& t, const std::string& ref,
                                           const Values& row, int col) const {
   const Column& c = t.table->columns[col];
   if (c.type == ColumnType::kString || t.noncanonical.empty() ||
-      !t.noncanonical.count(db::CellKey(ref, col)))
+      !t.noncanonical.Contains(db::CellKey(ref, col)))
     return row[col];
   return sexpr::Canonical(row[col], c.type == ColumnType::kMap);
 }
@@ -99,19 +109,20 @@ std::vector<std::string> Database::Impl::FieldWhere(const TableData& t,
   };
   // Indexed columns: uuid (global index) and name__label (per table).
   if (wc->index == t.uuid_col) {
-    auto it = uuid_index.find(where_value);
-    if (it != uuid_index.end() && it->second.first == t.index)
-      take(*FindRow(t, it->second.second));
+    const auto* owner = uuid_index.Find(where_value);
+    if (owner && owner->first == t.index) take(*FindRow(t, owner->second));
     return out;
   }
+  // Rows are visited ascending; the answer is descending.
   if (wc->index == t.name_col) {
-    auto it = t.by_name_label.find(where_value);
-    if (it == t.by_name_label.end()) return out;
-    for (auto r = it->second.rbegin(); r != it->second.rend(); ++r) take(*FindRow(t, *r));
-    return out;
+    for (auto it = t.by_name_label.LowerBound({where_value, std::string()});
+         it != t.by_name_label.end() && it.key().first == where_value; ++it)
+      take(*FindRow(t, it.key().second));
+  } else {
+    for (auto it = t.rows.begin(); it != t.rows.end(); ++it)
+      if ((*it.value())[wc->index] == where_value) take(*it.value());
   }
-  for (auto it = t.rows.rbegin(); it != t.rows.rend(); ++it)
-    if (it->second[wc->index] == where_value) take(it->second);
+  std::reverse(out.begin(), out.end());
   return out;
 }
 
@@ -121,14 +132,14 @@ Database::~Database() = default;
 
 std::optional<std::string> Database::GetTableFromRef(const std::string& ref) const {
   std::shared_lock lock(impl_->mu);
-  auto it = impl_->ref_table.find(ref);
-  if (it == impl_->ref_table.end()) return std::nullopt;
-  return impl_->tables[it->second].table->name;
+  const int* index = impl_->ref_table.Find(ref);
+  if (!index) return std::nullopt;
+  return impl_->tables[*index].table->name;
 }
 
 bool Database::IsValidRef(const std::string& ref) const {
   std::shared_lock lock(impl_->mu);
-  return impl_->ref_table.count(ref) > 0;
+  return impl_->ref_table.Contains(ref);
 }
 
 std::vector<std::string> Database::ReadRefs(const std::string& table) const {
@@ -136,7 +147,8 @@ std::vector<std::string> Database::ReadRefs(const std::string& table) const {
   const TableData& t = impl_->GetTable(table);
   std::vector<std::string> out;
   out.reserve(t.rows.size());
-  for (auto it = t.rows.rbegin(); it != t.rows.rend(); ++it) out.push_back(it->first);
+  for (auto it = t.rows.begin(); it != t.rows.end(); ++it) out.push_back(it.key());
+  std::reverse(out.begin(), out.end());
   return out;
 }
 
@@ -157,12 +169,11 @@ std::vector<std::string> Database::ReadFieldWhere(const std::string& table,
 std::string Database::DbGetByUuid(const std::string& table, const std::string& uuid) const {
   std::shared_lock lock(impl_->mu);
   // No table check: an unknown table also gives Read_missing_uuid.
-  auto it = impl_->uuid_index.find(uuid);
-  if (it == impl_->uuid_index.end() ||
-      impl_->tables[it->second.first].table->name != table)
+  const auto* owner = impl_->uuid_index.Find(uuid);
+  if (!owner || impl_->tables[owner->first].table->name != table)
     throw Error(ErrorKind::kReadMissingUuid, "no " + table + " with uuid " + uuid,
                 {table, "", uuid});
-  return it->second.second;
+  return owner->second;
 }
 
 std::optional<std::string> Database::DbGetByUuidOpt(const std::string& table,

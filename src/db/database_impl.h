@@ -5,7 +5,7 @@
 #define XGDB_DB_DATABASE_IMPL_H_
 
 #include <map>
-#include <set>
+#include <memory>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "db/persistent_map.h"
 #include "xgdb/database.h"
 #include "xgdb/error.h"
 
@@ -21,17 +22,22 @@ namespace db {
 
 // A row's stored text, indexed by Column::index.
 using Values = std::vector<std::string>;
+// Rows are shared between cloned images and copied on write (a row is
+// changed in place only when one image holds it: see MutableRow).
+using RowPtr = CowPtr<Values>;
 
+// Every container is a PersistentMap, so copying a TableData (cloning an
+// image) is O(1) and the copies share all nodes and rows until written.
 struct TableData {
   const Table* table = nullptr;
   int index = 0;
-  std::map<std::string, Values> rows;               // ascending ref order
-  std::unordered_map<std::string, Values*> by_ref;  // map nodes are stable
-  // name__label -> refs having it (ascending), when the table has the column.
-  std::unordered_map<std::string, std::set<std::string>> by_name_label;
+  PersistentMap<std::string, RowPtr> rows;  // by ref, ascending
+  // (name__label, ref) for each row, when the table has the column: the
+  // refs with one label are a contiguous ascending range.
+  PersistentMap<std::pair<std::string, std::string>, char> by_name_label;
   // Set/Map cells whose text is not canonical (create_row keeps what it was
   // sent); key: ref + '\0' + column index. Filters must canonicalise these.
-  std::unordered_set<std::string> noncanonical;
+  PersistentMap<std::string, char> noncanonical;
   int uuid_col = -1, name_col = -1, ref_col = -1;
   std::vector<int> desc_order;  // column indices by descending name
 };
@@ -50,9 +56,9 @@ struct Database::Impl {
 
   const Schema& schema;
   mutable std::shared_mutex mu;
-  std::vector<db::TableData> tables;                       // schema order
-  std::unordered_map<std::string, int> ref_table;          // ref -> table index
-  std::unordered_map<std::string, std::pair<int, std::string>> uuid_index;
+  std::vector<db::TableData> tables;               // schema order
+  db::PersistentMap<std::string, int> ref_table;   // ref -> table index
+  db::PersistentMap<std::string, std::pair<int, std::string>> uuid_index;
 
   // Change tracking.
   uint64_t sequence = 0;
@@ -68,8 +74,13 @@ struct Database::Impl {
   // ---- lookups (database.cc) ----
   db::TableData& GetTable(const std::string& name);  // throws missing table
   const db::TableData& GetTable(const std::string& name) const;
-  static db::Values* FindRow(db::TableData& t, const std::string& ref);
   static const db::Values* FindRow(const db::TableData& t, const std::string& ref);
+  // The row for writing: path-copied and copied on write so this image owns
+  // it. nullptr when absent. Valid until the table's next insert or erase.
+  static db::Values* MutableRow(db::TableData& t, const std::string& ref);
+  // Name-label index upkeep.
+  static void AddLabel(db::TableData& t, const std::string& label, const std::string& ref);
+  static void DropLabel(db::TableData& t, const std::string& label, const std::string& ref);
   // The value of a cell as filters see it: canonical text for Set/Map.
   std::string CanonicalCell(const db::TableData& t, const std::string& ref,
                             const db::Values& row, int col) const;
@@ -84,8 +95,9 @@ struct Database::Impl {
   std::vector<std::string> FilterRefs(const db::TableData& t, const FilterExpr& e) const;
 
   // ---- mutation primitives (database_write.cc); none of these throw ----
-  void SetCell(db::TableData& t, const std::string& ref, db::Values& row, int col,
-               std::string text, bool canonical);
+  // Sets one cell of the row `ref` (present) with index upkeep.
+  void SetCell(db::TableData& t, const std::string& ref, int col, std::string text,
+               bool canonical);
   // Adds or removes `ref` in the Set column at the other end of relation
   // column `c`, on the row `target` (ignored when unknown).
   void Link(const Column& c, const std::string& target, const std::string& ref, bool add);
@@ -96,13 +108,20 @@ struct Database::Impl {
   // primary); empty for other columns.
   static std::vector<std::string> Targets(const Column& c, const std::string& text);
   // write_field from step 7 on: `text` is canonical and differs from the cell.
-  void WriteChecked(db::TableData& t, const std::string& ref, db::Values& row,
+  void WriteChecked(db::TableData& t, const std::string& ref, const db::Values& row,
                     const Column& c, std::string text);
+  // Inserts a new row (all cells given) with its ref, uuid, name and
+  // canonical-text upkeep; no relation upkeep, no change recorded.
+  void InsertRow(db::TableData& t, const std::string& ref, db::Values cells);
+  // Erases row `ref` (present) from the table and every index; no relation
+  // upkeep, no change recorded.
+  void EraseRow(db::TableData& t, const std::string& ref);
 
   // ---- change tracking (database_load.cc) ----
   void Touch(const db::TableData& t, const std::string& ref, const Column* c,
              bool row_deleted = false);
   void EndOp(std::string summary_line);
+  void AddSummary(std::string line);  // one more line, within the cap
 };
 
 }  // namespace xgdb

@@ -28,7 +28,7 @@ void Database::LoadRow(const std::string& table, const std::string& ref, FieldLi
   const Table* schema_table = d.schema.FindTable(table);
   if (!schema_table) LoadFail("unknown table " + table + " (row " + ref + ")");
   TableData& t = d.tables[schema_table->index];
-  if (d.ref_table.count(ref)) LoadFail("duplicate row " + ref + " in table " + table);
+  if (d.ref_table.Contains(ref)) LoadFail("duplicate row " + ref + " in table " + table);
   Values row(schema_table->columns.size());
   std::vector<bool> present(row.size(), false);
   for (auto& [name, value] : fields) {
@@ -45,10 +45,8 @@ void Database::LoadRow(const std::string& table, const std::string& ref, FieldLi
     row[c->index] = std::move(value);
     present[c->index] = true;
   }
-  Values& stored = t.rows[ref];
-  stored = std::move(row);
-  t.by_ref[ref] = &stored;
-  d.ref_table[ref] = t.index;
+  t.rows.Set(ref, db::RowPtr::Make(std::move(row)));
+  d.ref_table.Set(ref, t.index);
   if (std::find(present.begin(), present.end(), false) != present.end())
     d.load_present[ref] = std::move(present);
 }
@@ -57,9 +55,9 @@ void Database::FinishLoad() {
   std::unique_lock lock(impl_->mu);
   Impl& d = *impl_;
   // Pass 1: check everything, build the uuid index aside.
-  std::vector<std::pair<Values*, std::vector<std::pair<int, std::string>>>> fills;
+  std::vector<std::pair<const std::string*, std::vector<std::pair<int, std::string>>>> fills;
   for (auto& [ref, present] : d.load_present) {
-    TableData& t = d.tables[d.ref_table.at(ref)];
+    TableData& t = d.tables[*d.ref_table.Find(ref)];
     std::vector<std::pair<int, std::string>> fill;
     for (const Column& c : t.table->columns) {
       if (present[c.index]) continue;
@@ -71,35 +69,43 @@ void Database::FinishLoad() {
         LoadFail("table " + t.table->name + " row " + ref + " lacks column " + c.name +
                  ", which has no default");
     }
-    fills.emplace_back(Impl::FindRow(t, ref), std::move(fill));
+    fills.emplace_back(&ref, std::move(fill));
   }
-  for (auto& [row, fill] : fills)
-    for (auto& [col, value] : fill) (*row)[col] = value;  // cannot throw past here but for uuids
-  std::unordered_map<std::string, std::pair<int, std::string>> uuids;
+  for (auto& [ref, fill] : fills) {
+    Values& row = *Impl::MutableRow(d.tables[*d.ref_table.Find(*ref)], *ref);
+    for (auto& [col, value] : fill) row[col] = value;  // cannot throw past here but for uuids
+  }
+  db::PersistentMap<std::string, std::pair<int, std::string>> uuids;
   for (TableData& t : d.tables) {
     if (t.uuid_col < 0) continue;
     const Column& uc = t.table->columns[t.uuid_col];
-    for (auto& [ref, row] : t.rows) {
-      const std::string& uuid = uc.persistent ? row[t.uuid_col] : uc.empty;
-      if (!uuids.emplace(uuid, std::make_pair(t.index, ref)).second)
+    for (auto it = t.rows.begin(); it != t.rows.end(); ++it) {
+      const std::string& ref = it.key();
+      const std::string& uuid = uc.persistent ? (*it.value())[t.uuid_col] : uc.empty;
+      if (!uuids.Set(uuid, std::make_pair(t.index, ref)))
         throw Error(ErrorKind::kUniqueness, "uuid " + uuid + " is used twice (" + ref + ")",
                     {t.table->name, "uuid", uuid});
     }
   }
 
   // Pass 2: nothing throws.
-  d.load_present.clear();
+  d.load_present = {};  // frees the buckets, not just the entries
   d.uuid_index = std::move(uuids);
   for (TableData& t : d.tables) {
-    for (const Column& c : t.table->columns) {
-      if (c.persistent && c.relation != RelationSide::kOneToManySet) continue;
-      // Non-persistent columns reset; one-to-many Set sides start empty.
-      const std::string& value = c.persistent ? std::string("()") : c.empty;
-      for (auto& [ref, row] : t.rows) row[c.index] = value;
-    }
+    // Non-persistent columns reset; one-to-many Set sides start empty.
+    std::vector<std::pair<int, std::string>> resets;
+    for (const Column& c : t.table->columns)
+      if (!c.persistent || c.relation == RelationSide::kOneToManySet)
+        resets.emplace_back(c.index, c.persistent ? std::string("()") : c.empty);
+    std::vector<std::string> refs;
+    refs.reserve(t.rows.size());
+    for (auto it = t.rows.begin(); it != t.rows.end(); ++it) refs.push_back(it.key());
     t.by_name_label.clear();
-    if (t.name_col >= 0)
-      for (auto& [ref, row] : t.rows) t.by_name_label[row[t.name_col]].insert(ref);
+    for (const std::string& ref : refs) {
+      Values& row = *Impl::MutableRow(t, ref);
+      for (const auto& [col, value] : resets) row[col] = value;
+      if (t.name_col >= 0) Impl::AddLabel(t, row[t.name_col], ref);
+    }
   }
   // Rebuild every one-to-many Set side: holders visited ascending, each
   // prepends its ref, so a target's set ends in descending visit order.
@@ -111,13 +117,16 @@ void Database::FinishLoad() {
       if (!set_col) continue;
       TableData& target = d.tables[tt->index];
       std::unordered_map<std::string, std::vector<std::string>> members;
-      for (auto& [ref, row] : holder.rows)
-        if (target.by_ref.count(row[c.index])) members[row[c.index]].push_back(ref);
+      for (auto it = holder.rows.begin(); it != holder.rows.end(); ++it) {
+        const std::string& to = (*it.value())[c.index];
+        if (target.rows.Contains(to)) members[to].push_back(it.key());
+      }
       for (auto& [target_ref, refs] : members) {
         std::reverse(refs.begin(), refs.end());
-        sexpr::StringSet set = sexpr::ParseSet((*target.by_ref[target_ref])[set_col->index]);
+        Values& row = *Impl::MutableRow(target, target_ref);
+        sexpr::StringSet set = sexpr::ParseSet(row[set_col->index]);
         set.insert(set.begin(), refs.begin(), refs.end());
-        (*target.by_ref[target_ref])[set_col->index] = sexpr::PrintSet(set);
+        row[set_col->index] = sexpr::PrintSet(set);
       }
     }
   }
@@ -131,7 +140,7 @@ void Database::ForEachRow(const std::function<void(const Table&, const std::stri
                               fn) const {
   std::shared_lock lock(impl_->mu);
   for (const TableData& t : impl_->tables)
-    for (const auto& [ref, row] : t.rows) fn(*t.table, ref, row);
+    for (auto it = t.rows.begin(); it != t.rows.end(); ++it) fn(*t.table, it.key(), *it.value());
 }
 
 size_t Database::RowCount(const std::string& table) const {
@@ -147,9 +156,9 @@ size_t Database::TotalRows() const {
 std::optional<std::pair<std::string, std::string>> Database::FindUuid(
     const std::string& uuid) const {
   std::shared_lock lock(impl_->mu);
-  auto it = impl_->uuid_index.find(uuid);
-  if (it == impl_->uuid_index.end()) return std::nullopt;
-  return std::make_pair(impl_->tables[it->second.first].table->name, it->second.second);
+  const auto* owner = impl_->uuid_index.Find(uuid);
+  if (!owner) return std::nullopt;
+  return std::make_pair(impl_->tables[owner->first].table->name, owner->second);
 }
 
 // ---------------------------------------------------------------------------
@@ -167,11 +176,15 @@ void Database::Impl::EndOp(std::string summary_line) {
   if (!op_changed) return;
   op_changed = false;
   ++sequence;
+  AddSummary(std::move(summary_line));
+  if (listener) listener(sequence);
+}
+
+void Database::Impl::AddSummary(std::string line) {
   if (summary.size() < kMaxSummaryLines)
-    summary.push_back(std::move(summary_line));
+    summary.push_back(std::move(line));
   else
     ++summary_dropped;
-  if (listener) listener(sequence);
 }
 
 uint64_t Database::Sequence() const {

@@ -41,24 +41,49 @@ bool IsRelationDriver(const Column& c) {
 // ---------------------------------------------------------------------------
 // Primitives
 
-void Database::Impl::SetCell(TableData& t, const std::string& ref, Values& row, int col,
-                             std::string text, bool canonical) {
+void Database::Impl::SetCell(TableData& t, const std::string& ref, int col, std::string text,
+                             bool canonical) {
+  Values& row = *MutableRow(t, ref);
   if (col == t.name_col && row[col] != text) {
-    auto it = t.by_name_label.find(row[col]);
-    if (it != t.by_name_label.end()) {
-      it->second.erase(ref);
-      if (it->second.empty()) t.by_name_label.erase(it);
-    }
-    t.by_name_label[text].insert(ref);
+    DropLabel(t, row[col], ref);
+    AddLabel(t, text, ref);
   }
   if (t.table->columns[col].type != ColumnType::kString) {
     if (canonical)
-      t.noncanonical.erase(db::CellKey(ref, col));
+      t.noncanonical.Erase(db::CellKey(ref, col));
     else
-      t.noncanonical.insert(db::CellKey(ref, col));
+      t.noncanonical.Set(db::CellKey(ref, col), 1);
   }
   row[col] = std::move(text);
   Touch(t, ref, &t.table->columns[col]);
+}
+
+void Database::Impl::InsertRow(TableData& t, const std::string& ref, Values cells) {
+  // Canonical() may throw on unparsable text: decide before changing anything.
+  std::vector<int> noncanonical;
+  for (const Column& c : t.table->columns)
+    if (c.type != ColumnType::kString && Canonical(c, cells[c.index]) != cells[c.index])
+      noncanonical.push_back(c.index);
+  for (int col : noncanonical) t.noncanonical.Set(db::CellKey(ref, col), 1);
+  if (t.uuid_col >= 0) uuid_index.Set(cells[t.uuid_col], {t.index, ref});
+  if (t.name_col >= 0) AddLabel(t, cells[t.name_col], ref);
+  ref_table.Set(ref, t.index);
+  t.rows.Set(ref, db::RowPtr::Make(std::move(cells)));
+}
+
+void Database::Impl::EraseRow(TableData& t, const std::string& ref) {
+  db::RowPtr keep = *t.rows.Find(ref);  // the row outlives its tree slot
+  const Values& row = *keep;
+  if (t.uuid_col >= 0) {
+    const auto* owner = uuid_index.Find(row[t.uuid_col]);
+    if (owner && owner->first == t.index && owner->second == ref)
+      uuid_index.Erase(row[t.uuid_col]);
+  }
+  if (t.name_col >= 0) DropLabel(t, row[t.name_col], ref);
+  if (!t.noncanonical.empty())
+    for (const Column& c : t.table->columns) t.noncanonical.Erase(db::CellKey(ref, c.index));
+  ref_table.Erase(ref);
+  t.rows.Erase(ref);
 }
 
 std::vector<std::string> Database::Impl::Targets(const Column& c, const std::string& text) {
@@ -68,19 +93,19 @@ std::vector<std::string> Database::Impl::Targets(const Column& c, const std::str
 }
 
 void Database::Impl::CheckTarget(const Column& c, const std::string& target) const {
-  auto it = ref_table.find(target);
-  if (it == ref_table.end()) return;  // unknown refs (OpaqueRef:NULL) are ignored
-  if (tables[it->second].table->name != c.other_table) throw MissingRow(c.other_table, target);
+  const int* index = ref_table.Find(target);
+  if (!index) return;  // unknown refs (OpaqueRef:NULL) are ignored
+  if (tables[*index].table->name != c.other_table) throw MissingRow(c.other_table, target);
 }
 
 void Database::Impl::Link(const Column& c, const std::string& target, const std::string& ref,
                           bool add) {
-  auto it = ref_table.find(target);
-  if (it == ref_table.end()) return;
-  TableData& other = tables[it->second];
+  const int* index = ref_table.Find(target);
+  if (!index) return;
+  TableData& other = tables[*index];
   if (other.table->name != c.other_table) return;  // CheckTarget refused it before
   const Column* oc = other.table->FindColumn(c.other_field);
-  Values* row = FindRow(other, target);
+  const Values* row = FindRow(other, target);
   if (!oc || !row) return;
   sexpr::StringSet set = sexpr::ParseSet((*row)[oc->index]);
   bool present = std::find(set.begin(), set.end(), ref) != set.end();
@@ -91,15 +116,15 @@ void Database::Impl::Link(const Column& c, const std::string& target, const std:
     if (!present) return;
     set.erase(std::remove(set.begin(), set.end(), ref), set.end());
   }
-  SetCell(other, target, *row, oc->index, sexpr::PrintSet(set), true);
+  SetCell(other, target, oc->index, sexpr::PrintSet(set), true);
 }
 
-void Database::Impl::WriteChecked(TableData& t, const std::string& ref, Values& row,
+void Database::Impl::WriteChecked(TableData& t, const std::string& ref, const Values& row,
                                   const Column& c, std::string text) {
   if (c.name == "_ref")
     throw Error(ErrorKind::kBadRequest, "Cannot safely update field: _ref");
   bool is_uuid = c.index == t.uuid_col;
-  if (is_uuid && uuid_index.count(text))
+  if (is_uuid && uuid_index.Contains(text))
     throw Error(ErrorKind::kUniqueness, "uuid " + text + " is already used",
                 {t.table->name, "uuid", text});
   std::vector<std::string> old_targets, new_targets;
@@ -110,14 +135,15 @@ void Database::Impl::WriteChecked(TableData& t, const std::string& ref, Values& 
     for (const auto& r : new_targets) CheckTarget(c, r);
   }
   // Nothing below throws.
+  // `row` may be left behind by copy-on-write from here on: read it first.
   if (is_uuid) {
-    auto it = uuid_index.find(row[c.index]);
-    if (it != uuid_index.end() && it->second.first == t.index && it->second.second == ref)
-      uuid_index.erase(it);
-    uuid_index[text] = {t.index, ref};
+    const auto* owner = uuid_index.Find(row[c.index]);
+    if (owner && owner->first == t.index && owner->second == ref)
+      uuid_index.Erase(row[c.index]);
+    uuid_index.Set(text, {t.index, ref});
   }
   for (const auto& r : old_targets) Link(c, r, ref, false);
-  SetCell(t, ref, row, c.index, std::move(text), true);
+  SetCell(t, ref, c.index, std::move(text), true);
   for (const auto& r : new_targets) Link(c, r, ref, true);
 }
 
@@ -138,7 +164,7 @@ void Database::CreateRow(const std::string& table, const FieldList& fields,
   }
 
   // Idempotent create: the same ref with the same values is a no-op.
-  if (d.ref_table.count(ref)) {
+  if (d.ref_table.Contains(ref)) {
     const Values* row = Impl::FindRow(t, ref);
     for (size_t i = 0; i < fields.size(); ++i) {
       if (!row) throw MissingRow(table, ref);
@@ -161,29 +187,20 @@ void Database::CreateRow(const std::string& table, const FieldList& fields,
       throw Error::NotFound("missing default value in datamodel for new field", c.name, "");
     cells[c.index] = *c.default_value;
   }
-  if (t.uuid_col >= 0 && d.uuid_index.count(*cells[t.uuid_col]))
+  if (t.uuid_col >= 0 && d.uuid_index.Contains(*cells[t.uuid_col]))
     throw Error(ErrorKind::kUniqueness, "uuid " + *cells[t.uuid_col] + " is already used",
                 {table, "uuid", *cells[t.uuid_col]});
   std::vector<std::pair<const Column*, std::vector<std::string>>> links;
-  std::vector<bool> canonical(cells.size(), true);
   for (const Column& c : t.table->columns) {
-    if (c.type != ColumnType::kString) canonical[c.index] = Canonical(c, *cells[c.index]) == *cells[c.index];
     if (!IsRelationDriver(c)) continue;
     links.emplace_back(&c, Impl::Targets(c, *cells[c.index]));
     for (const auto& r : links.back().second) d.CheckTarget(c, r);
   }
 
-  // Nothing below throws.
-  Values& row = t.rows[ref];
-  row.resize(cells.size());
-  t.by_ref[ref] = &row;
-  d.ref_table[ref] = t.index;
-  for (size_t i = 0; i < cells.size(); ++i) {
-    row[i] = std::move(*cells[i]);
-    if (!canonical[i]) t.noncanonical.insert(db::CellKey(ref, static_cast<int>(i)));
-  }
-  if (t.uuid_col >= 0) d.uuid_index[row[t.uuid_col]] = {t.index, ref};
-  if (t.name_col >= 0) t.by_name_label[row[t.name_col]].insert(ref);
+  // Nothing below throws but InsertRow's parse, which changes nothing first.
+  Values row(cells.size());
+  for (size_t i = 0; i < cells.size(); ++i) row[i] = std::move(*cells[i]);
+  d.InsertRow(t, ref, std::move(row));
   d.Touch(t, ref, nullptr);
   for (const auto& [c, targets] : links)
     for (const auto& r : targets) d.Link(*c, r, ref, true);
@@ -194,9 +211,9 @@ void Database::DeleteRow(const std::string& table, const std::string& ref) {
   std::unique_lock lock(impl_->mu);
   Impl& d = *impl_;
   TableData& t = d.GetTable(table);
-  auto it = t.rows.find(ref);
-  if (it == t.rows.end()) throw MissingRow(table, ref);
-  Values& row = it->second;
+  const Values* found = Impl::FindRow(t, ref);
+  if (!found) throw MissingRow(table, ref);
+  const Values& row = *found;
   std::vector<std::pair<const Column*, std::vector<std::string>>> links;
   for (const Column& c : t.table->columns) {
     if (!IsRelationDriver(c)) continue;
@@ -207,23 +224,7 @@ void Database::DeleteRow(const std::string& table, const std::string& ref) {
   // Nothing below throws.
   for (const auto& [c, targets] : links)
     for (const auto& r : targets) d.Link(*c, r, ref, false);
-  if (t.uuid_col >= 0) {
-    auto u = d.uuid_index.find(row[t.uuid_col]);
-    if (u != d.uuid_index.end() && u->second.first == t.index && u->second.second == ref)
-      d.uuid_index.erase(u);
-  }
-  if (t.name_col >= 0) {
-    auto n = t.by_name_label.find(row[t.name_col]);
-    if (n != t.by_name_label.end()) {
-      n->second.erase(ref);
-      if (n->second.empty()) t.by_name_label.erase(n);
-    }
-  }
-  if (!t.noncanonical.empty())
-    for (const Column& c : t.table->columns) t.noncanonical.erase(db::CellKey(ref, c.index));
-  d.ref_table.erase(ref);
-  t.by_ref.erase(ref);
-  t.rows.erase(it);
+  d.EraseRow(t, ref);
   d.Touch(t, ref, nullptr, /*row_deleted=*/true);
   d.EndOp("delete " + table + " " + ref);
 }
@@ -251,11 +252,11 @@ void Database::WriteField(const std::string& table, const std::string& ref,
   if (!valid)
     throw Error(ErrorKind::kInvalidValue,
                 "value of " + table + "." + field + " is not valid UTF-8 or not XML-legal");
-  Values* row = Impl::FindRow(t, ref);
+  const Values* row = Impl::FindRow(t, ref);
   if (!row) throw MissingRow(table, ref);
   // Equal parsed values: nothing happens, non-canonical text stays.
   if (d.CanonicalCell(t, ref, *row, c->index) == canonical) return;
-  d.WriteChecked(t, ref, *row, *c, std::move(canonical));
+  d.WriteChecked(t, ref, *row, *c, std::move(canonical));  // copies `row` on write
   d.EndOp("write " + table + " " + ref + " " + field);
 }
 
@@ -267,7 +268,7 @@ void Database::ProcessStructuredField(const std::string& key_in, const std::stri
   std::unique_lock lock(impl_->mu);
   Impl& d = *impl_;
   TableData& t = d.GetTable(table);
-  Values* row = Impl::FindRow(t, ref);
+  const Values* row = Impl::FindRow(t, ref);
   if (!row) throw MissingRow(table, ref);
   const Column* c = t.table->FindColumn(field);
   if (!c) throw Error::NotFound("missing field", field, "");

@@ -39,8 +39,9 @@ std::vector<std::string> Database::Impl::FilterRefs(const TableData& t,
                                                     const FilterExpr& e) const {
   std::vector<std::string> out;
   // Ascending like xapi, so the first error met is the one xapi meets.
-  for (const auto& [ref, row] : t.rows) {
-    if (!Eval(e, t, ref, row)) continue;
+  for (auto it = t.rows.begin(); it != t.rows.end(); ++it) {
+    const Values& row = *it.value();
+    if (!Eval(e, t, it.key(), row)) continue;
     if (t.ref_col < 0) throw Error::NotFound("missing field", "_ref", "");
     out.push_back(row[t.ref_col]);
   }
