@@ -11,6 +11,7 @@
 // the same bytes.
 //
 //   xgdb-gen-pool --hosts 16 --vms-per-host 40 --seed 7 --out state.db
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -308,7 +309,11 @@ class PoolGenerator {
            {"live", "true"}});
     }
     sexpr::StringSet tags;
-    for (uint64_t n = control_domain ? 0 : Below(4); n > 0; --n) tags.push_back(kTags[Below(10)]);
+    // A set holds each element once (git stores a set as a directory).
+    for (uint64_t n = control_domain ? 0 : Below(4); n > 0; --n) {
+      std::string tag = kTags[Below(10)];
+      if (std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.push_back(tag);
+    }
     std::string vm = Create(
         "VM",
         {{"name__label", label},

@@ -48,6 +48,7 @@ void RegisterRepoCommands(CLI::App& app, GlobalOptions& global, CommandTable& ta
 void RegisterObjectCommands(CLI::App& app, GlobalOptions& global, CommandTable& table);
 void RegisterHistoryCommands(CLI::App& app, GlobalOptions& global, CommandTable& table);
 void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& table);
+void RegisterRewindCommands(CLI::App& app, GlobalOptions& global, CommandTable& table);
 
 // Thrown by a handler when the arguments do not fit together; main.cc
 // prints it and exits with status 2 like any other usage error.

@@ -146,6 +146,14 @@ void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& ta
   sub->add_option("--max-body-bytes", o.max_body_bytes, "Largest accepted request body")
       ->type_name("BYTES")
       ->capture_default_str();
+  sub->add_option("--task-timeout-ms", o.task_timeout_ms,
+                  "Abort tasks idle for longer than this (0: never)")
+      ->type_name("MS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("--host-ref", o.host_ref,
+                  "This host's ref: tasks may change only objects it owns (docs/ownership.md)")
+      ->type_name("REF");
   sub->add_option("--log-level", o.log_level,
                   "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

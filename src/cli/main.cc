@@ -12,10 +12,6 @@
 #include "cli/cli_common.h"
 #include "xgdb/error.h"
 
-namespace xgdb::cli {  // cmd_rewind.cc (task engineer); belongs in cli_common.h
-void RegisterRewindCommands(CLI::App& app, GlobalOptions& global, CommandTable& table);
-}  // namespace xgdb::cli
-
 namespace {
 
 constexpr int kExitError = 1;

@@ -50,6 +50,13 @@ struct DaemonOptions {
   // Largest accepted request body (xapi: 300 KiB).
   size_t max_body_bytes = 307200;
 
+  // Tasks idle (no call) for longer are aborted, with a log line each; 0:
+  // never (docs/tasks.md).
+  int64_t task_timeout_ms = 30 * 60 * 1000;
+  // This host's ref: the acting host of top-level tasks for the ownership
+  // check (docs/ownership.md). Empty: local tasks are not checked.
+  std::string host_ref;
+
   // spdlog level name: trace, debug, info, warn, error, critical, off.
   std::string log_level = "info";
   // Optional file the daemon writes its pid to (removed on exit).

@@ -15,7 +15,6 @@
 #include "schema/sexpr.h"
 #include "statedb/atomic_file.h"
 #include "statedb/gzip.h"
-#include "statedb/removed_columns.h"
 #include "statedb/xml_spaces.h"
 #include "xgdb/error.h"
 #include "xgdb/statedb.h"
@@ -46,7 +45,6 @@ class Reader {
     CheckShape();
     ChooseSchema();
     auto db = std::make_unique<Database>(schema_);
-    removed_ = statedb::FindRemovedColumns(*schema_);
     for (pugi::xml_node table : tables_) LoadTable(table, db.get());
     try {
       db->FinishLoad();
@@ -178,18 +176,16 @@ class Reader {
               std::to_string(schema_->major_version()) + "." +
               std::to_string(schema_->minor_version()) + ")");
     }
-    const std::vector<bool>& removed = removed_[table->index];
     std::vector<char> seen(table->columns.size());
     const Column* uuid_column = table->FindColumn("uuid");
     for (pugi::xml_node r : node.children()) {
       if (r.type() != pugi::node_element) continue;
-      LoadRow(r, *table, removed, uuid_column, &seen, db);
+      LoadRow(r, *table, uuid_column, &seen, db);
       if (++rows_done_ % kProgressEvery == 0 && progress_) progress_(rows_done_, rows_total_);
     }
   }
 
-  void LoadRow(pugi::xml_node r, const Table& table, const std::vector<bool>& removed,
-               const Column* uuid_column, std::vector<char>* seen, Database* db) {
+  void LoadRow(pugi::xml_node r, const Table& table, const Column* uuid_column, std::vector<char>* seen, Database* db) {
     std::fill(seen->begin(), seen->end(), 0);
     const char* ref = nullptr;
     for (pugi::xml_attribute a : r.attributes()) {
@@ -229,7 +225,7 @@ class Reader {
       if (column == nullptr) Invalid(where(name) + ": unknown column");
       if ((*seen)[column->index]) Invalid(where(name) + ": column given twice");
       (*seen)[column->index] = 1;
-      if (removed[column->index]) continue;  // xapi skips it; the default returns
+      if (column->removed) continue;  // xapi skips it; the default returns
       std::string value = statedb::Unprotect(a.value());
       if (column->type != ColumnType::kString) {
         try {
@@ -248,7 +244,7 @@ class Reader {
     // xapi's upgrade step fills a missing column from its default and fails
     // the load when there is none (xapi-data-model.md 1.6 step 2).
     for (const Column& c : table.columns) {
-      if (((*seen)[c.index] && !removed[c.index]) || c.default_value) continue;
+      if (((*seen)[c.index] && !c.removed) || c.default_value) continue;
       Invalid(where(c.name) + ": missing, and the column has no default");
     }
     try {
@@ -265,7 +261,6 @@ class Reader {
   std::unordered_map<std::string, std::string> pairs_;
   std::vector<pugi::xml_node> tables_;
   StateDbManifest manifest_;
-  statedb::RemovedColumns removed_;
   std::unordered_map<std::string, std::string> uuids_;
   size_t rows_total_ = 0;
   size_t rows_done_ = 0;
