@@ -266,6 +266,40 @@ TEST_F(TransportTest, HandlerMayAnswerLaterAndSeesTaskHeaderAndExtensionPath) {
   for (std::thread& t : answerers) t.join();
 }
 
+// TLS on the TCP port, checked with a real TLS client (curl) against a
+// self-signed certificate made here: the secret still decides.
+TEST_F(TransportTest, TlsOnTcpServesWithTheSecretAndRefusesWithout) {
+  std::string cert = dir_ / "cert.pem", key = dir_ / "key.pem";
+  test::CommandResult made = test::Run(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " +
+      test::ShellQuote(key) + " -out " + test::ShellQuote(cert));
+  ASSERT_EQ(0, made.exit_code) << made.output;
+  test::WriteFile(dir_ / "secret-a", std::string(kSecretA) + "\n");
+  ServerOptions o;
+  o.tcp = true;
+  o.secret_files = {dir_ / "secret-a"};
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  HttpServer server(o, Synchronous([](const Request& r) {
+    return rpc::RpcResult{200, "tls:" + r.body, ""};
+  }));
+  server.Start();
+  std::string url = "https://127.0.0.1:" + std::to_string(server.tcp_port()) + "/remote_db_access";
+  auto curl = [&](const std::string& extra) {
+    return test::Run("curl -sk --max-time 10 -w ' %{http_code}' " + extra + " --data-binary hello " +
+                     test::ShellQuote(url));
+  };
+  test::CommandResult ok = curl("--cookie " + test::ShellQuote(std::string("pool_secret=") + kSecretA));
+  EXPECT_EQ(0, ok.exit_code) << ok.output;
+  EXPECT_EQ("tls:hello 200", ok.output);
+  std::string refused = curl("").output;
+  EXPECT_EQ(" 401", refused.substr(refused.size() - 4)) << refused;
+  // Plain HTTP on the TLS port gets no answer that a client could take for one.
+  test::CommandResult plain = test::Run("curl -s --max-time 5 -w '%{http_code}' --data-binary x http://127.0.0.1:" +
+                                        std::to_string(server.tcp_port()) + "/remote_db_access");
+  EXPECT_EQ(std::string::npos, plain.output.find("200")) << plain.output;
+}
+
 TEST_F(TransportTest, HandlerFailureIs500AndCloses) {
   StartServer();
   Connection c = Unix();
