@@ -24,11 +24,13 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "server/client.h"
 #include "server/http_server.h"
 #include "xgdb/error.h"
+#include "xgdb/schema.h"
 
 namespace {
 
@@ -46,13 +48,20 @@ struct Op {
   int weight;
 };
 
+// What the calls work on: VM refs found on the daemon, the uuid
+// read_records_where looks for (it scans the whole VM table whatever it
+// finds), and the columns create_row must give because the schema has no
+// default for them.
+struct Workload {
+  std::vector<std::string> refs;
+  std::string uuid;
+  std::vector<std::pair<std::string, std::string>> required;
+};
+
 // Request bodies for one call, varied by a counter so writes differ.
-// read_records_where selects one row by uuid (vm1 of the fixture), so its
-// cost does not grow with the rows create_row adds.
-std::string Body(const std::string& op, const std::vector<std::string>& refs, uint64_t n,
-                 int worker) {
-  static const std::string uuid = "aaaaaaaa-0000-0000-0000-000000000001";
-  const std::string& ref = refs[n % refs.size()];
+std::string Body(const std::string& op, const Workload& work, uint64_t n, int worker) {
+  const std::string& uuid = work.uuid;
+  const std::string& ref = work.refs[n % work.refs.size()];
   if (op == "read_field") return Call("read_field", Arr(V("VM") + V("name__label") + V(ref)));
   if (op == "read_record") return Call("read_record", Arr(V("VM") + V(ref)));
   if (op == "read_records_where") {
@@ -67,11 +76,10 @@ std::string Body(const std::string& op, const std::vector<std::string>& refs, ui
   // create_row: a fresh ref per call.
   std::string id = std::to_string(getpid()) + "-" + std::to_string(worker) + "-" + std::to_string(n);
   auto kv = [](const std::string& k, const std::string& v) { return Arr(V(k) + V(v)); };
-  return Call("create_row",
-              Arr(V("VM") +
-                  Arr(kv("uuid", "load-" + id) + kv("name__label", "load") +
-                      kv("name__description", "") + kv("tags", "()") + kv("other_config", "()")) +
-                  V("OpaqueRef:load-" + id)));
+  std::string fields = kv("uuid", "load-" + id) + kv("name__label", "load") +
+                       kv("name__description", "") + kv("tags", "()") + kv("other_config", "()");
+  for (const auto& [name, value] : work.required) fields += kv(name, value);
+  return Call("create_row", Arr(V("VM") + Arr(fields) + V("OpaqueRef:load-" + id)));
 }
 
 struct Result {
@@ -81,7 +89,7 @@ struct Result {
 };
 
 Result Drive(const std::string& socket, int connections, double seconds,
-             const std::vector<Op>& mix, const std::vector<std::string>& refs) {
+             const std::vector<Op>& mix, const Workload& work) {
   std::vector<Result> parts(static_cast<size_t>(connections));
   std::vector<std::thread> threads;
   std::atomic<bool> go{false};
@@ -103,7 +111,7 @@ Result Drive(const std::string& socket, int connections, double seconds,
             if (pick < o.weight) { op = &o; break; }
             pick -= o.weight;
           }
-          std::string body = Body(op->name, refs, n, w);
+          std::string body = Body(op->name, work, n, w);
           auto t0 = Clock::now();
           xgdb::server::Answer a = c.Call("/remote_db_access", body);
           auto t1 = Clock::now();
@@ -160,6 +168,40 @@ std::vector<Op> ParseMix(const std::string& text) {
   return mix;
 }
 
+// Fills what --refs and --schema left open by asking the daemon (v2).
+void Discover(const std::string& socket, const std::string& schema_name, Workload* work) {
+  Connection c = Connection::Unix(socket, 30000);
+  auto ask = [&c](const nlohmann::json& request) {
+    xgdb::server::Answer a = c.Call("/remote_db_access_v2", request.dump());
+    nlohmann::json reply = nlohmann::json::parse(a.body);
+    if (a.status != 200 || reply.at(0) != request.at(0)) {
+      throw std::runtime_error("daemon answered " + a.body.substr(0, 200));
+    }
+    return reply.at(1);
+  };
+  if (work->refs.empty()) {
+    nlohmann::json refs = ask({"Read_refs", "VM"});
+    for (size_t i = 0; i < refs.size() && i < 200; ++i) work->refs.push_back(refs[i]);
+    if (work->refs.empty()) throw std::runtime_error("the daemon has no VM to read");
+  }
+  work->uuid = ask({"Read_field", "VM", "uuid", work->refs[0]}).get<std::string>();
+  if (schema_name.empty()) return;
+  std::shared_ptr<const xgdb::Schema> schema;
+  int major = 0, minor = 0;
+  if (std::sscanf(schema_name.c_str(), "%d.%d", &major, &minor) == 2) {
+    schema = xgdb::Schema::Builtin(major, minor);
+  }
+  if (!schema) schema = xgdb::Schema::LoadFile(schema_name);
+  const xgdb::Table* vm = schema->FindTable("VM");
+  if (vm == nullptr) throw std::runtime_error("schema has no VM table");
+  for (const xgdb::Column& col : vm->columns) {
+    if (!col.default_value && col.name != "_ref" && col.name != "uuid" &&
+        col.name != "name__label" && col.name != "name__description") {
+      work->required.emplace_back(col.name, col.empty);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -168,27 +210,34 @@ int main(int argc, char** argv) {
   std::string connections_text = "1,8,64";
   double seconds = 5;
   std::string mix_text = "read_field=40,read_record=20,read_records_where=10,write_field=20,create_row=10";
-  std::string refs_text = "OpaqueRef:vm1,OpaqueRef:vm2,OpaqueRef:vm3";
+  std::string refs_text;
+  std::string schema_name;
   bool no_ceiling = false;
   app.add_option("--socket", socket, "The daemon's unix socket")->capture_default_str();
   app.add_option("--connections", connections_text, "Connection counts to run, comma-separated")
       ->capture_default_str();
   app.add_option("--seconds", seconds, "Duration of each run")->capture_default_str();
   app.add_option("--mix", mix_text, "Calls and weights")->capture_default_str();
-  app.add_option("--refs", refs_text, "VM refs the reads and writes use")->capture_default_str();
+  app.add_option("--refs", refs_text,
+                 "VM refs the reads and writes use (default: the first 200 the daemon lists)");
+  app.add_option("--schema", schema_name,
+                 "The daemon's schema (file or version, e.g. 5.909): create_row then gives "
+                 "every column that has no default")
+      ->type_name("FILE|VERSION");
   app.add_flag("--no-ceiling", no_ceiling, "Skip the constant-reply reference server");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
   std::vector<Op> mix;
   std::vector<int> counts;
-  std::vector<std::string> refs;
+  Workload work;
   try {
     mix = ParseMix(mix_text);
     std::stringstream cs(connections_text);
     for (std::string item; std::getline(cs, item, ',');) counts.push_back(std::stoi(item));
     std::stringstream rs(refs_text);
-    for (std::string item; std::getline(rs, item, ',');) refs.push_back(item);
+    for (std::string item; std::getline(rs, item, ',');) work.refs.push_back(item);
+    Discover(socket, schema_name, &work);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "xgdb-load: %s\n", e.what());
     return 2;
@@ -213,7 +262,7 @@ int main(int argc, char** argv) {
   std::printf("%-12s %-20s %10s %10s %10s %10s\n", "connections", "call", "req/s", "p50 us",
               "p99 us", "failed");
   for (int n : counts) {
-    Result r = Drive(socket, n, seconds, mix, refs);
+    Result r = Drive(socket, n, seconds, mix, work);
     double total_rate = static_cast<double>(r.requests) / r.seconds;
     for (auto& [op, v] : r.latency_us) {
       std::printf("%-12d %-20s %10.0f %10.0f %10.0f %10s\n", n, op.c_str(),
@@ -223,7 +272,7 @@ int main(int argc, char** argv) {
     std::printf("%-12d %-20s %10.0f %10s %10s %10llu\n", n, "ALL", total_rate, "", "",
                 static_cast<unsigned long long>(r.failures));
     if (ceiling) {
-      Result c = Drive(ceiling_socket, n, seconds, mix, refs);
+      Result c = Drive(ceiling_socket, n, seconds, mix, work);
       double ceiling_rate = static_cast<double>(c.requests) / c.seconds;
       std::printf("%-12d %-20s %10.0f   -> ours = %.0f%% of the transport ceiling\n", n,
                   "CEILING(constant)", ceiling_rate,
