@@ -121,7 +121,10 @@ int RunDaemon(const DaemonOptions& options) {
   spdlog::info("opened {} at {} ({} rows)", options.repo_path, store->Head(),
                store->db().TotalRows());
 
-  task::TaskManager tasks(*store);
+  task::TaskOptions task_options;
+  task_options.reap_after_ms = options.task_timeout_ms;
+  task_options.default_host = options.host_ref;
+  task::TaskManager tasks(*store, task_options);
   rpc::ExtensionRegistry extensions;
   task::RegisterTaskCalls(extensions, tasks);
   // Event_from long polls wait in the hub, not on a thread each.
