@@ -1,15 +1,17 @@
 // Turning the image's changes into commits: one commit per batch, costing
 // in proportion to the rows that changed (each changed row's directory is
-// rebuilt and spliced into the previous tree with git_tree_create_updated,
-// which reuses every untouched subtree).
+// rebuilt and spliced into the previous tree by UpdateTree, which reuses
+// every untouched subtree).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <thread>
 
 #include "store/layout.h"
 #include "store/store_impl.h"
+#include "store/tree_update.h"
 #include "store/tree_writer.h"
 
 namespace xgdb {
@@ -17,15 +19,6 @@ namespace xgdb {
 using namespace store;
 
 namespace {
-
-bool PathExists(const git_tree* root, const std::string& path) {
-  git_tree_entry* raw = nullptr;
-  int rc = git_tree_entry_bypath(&raw, root, path.c_str());
-  git_tree_entry_free(raw);
-  if (rc == GIT_ENOTFOUND) return false;
-  Check(rc, "looking up " + path);
-  return true;
-}
 
 // Folds `later` into `earlier` (both ordered by table, ref): a row's newest
 // state wins; each carries the whole stored row, so nothing else is needed.
@@ -58,6 +51,8 @@ std::string Store::Impl::CommitNow(const std::string& message) {
     return "";
   }
   std::string commit_hex;
+  WaitForRepacker();
+  while (swap_waiting.load()) std::this_thread::yield();  // a repack's swap: ~1 ms
   try {
     std::lock_guard<std::mutex> git_lock(git_mu);
     bool found = false;
@@ -70,29 +65,20 @@ std::string Store::Impl::CommitNow(const std::string& message) {
     Check(git_commit_tree(&raw_tree, commit.get()), "reading master's tree");
     TreePtr root(raw_tree);
 
-    std::vector<std::string> paths;  // git_tree_update holds char pointers
-    paths.reserve(rows.size());
-    std::vector<git_tree_update> updates;
+    std::vector<PathUpdate> updates;
+    updates.reserve(rows.size());
     for (const RowChange& row : rows) {
-      paths.push_back(RowDir(row.table->name, row.ref));
-      git_tree_update u{};
-      u.path = paths.back().c_str();
+      PathUpdate u;
+      u.path = RowDir(row.table->name, row.ref);
       if (row.exists) {
-        u.action = GIT_TREE_UPDATE_UPSERT;  // replaces the whole directory
-        u.id = WriteRowTree(repo.get(), *row.table, row.stored);
-        u.filemode = GIT_FILEMODE_TREE;
+        u.id = WriteRowTree(*sink, *row.table, row.stored);  // replaces the whole directory
+        u.mode = GIT_FILEMODE_TREE;
       } else {
-        if (!PathExists(root.get(), paths.back())) continue;  // never committed
-        u.action = GIT_TREE_UPDATE_REMOVE;
+        u.remove = true;  // nothing happens if it was never committed
       }
-      updates.push_back(u);
+      updates.push_back(std::move(u));
     }
-    git_oid new_root = *git_tree_id(root.get());
-    if (!updates.empty()) {
-      Check(git_tree_create_updated(&new_root, repo.get(), root.get(), updates.size(),
-                                    updates.data()),
-            "updating the tree");
-    }
+    git_oid new_root = UpdateTree(repo.get(), *sink, *git_tree_id(root.get()), updates);
     if (git_oid_equal(&new_root, git_tree_id(root.get()))) {
       sink->Discard();  // e.g. a value written back unchanged: nothing to commit
     } else {
@@ -119,6 +105,19 @@ std::string Store::Impl::CommitNow(const std::string& message) {
   MarkDurable(batch.sequence);
   if (!commit_hex.empty() && repacker) repacker->Poke();
   return commit_hex;
+}
+
+void Store::Impl::WaitForRepacker() {
+  if (!repacker) return;
+  auto too_many = [this] { return ListPacks(options.path).size() > kMaxPacks + kMaxUnmergedPacks; };
+  // A readdir of a few dozen names per commit; bounded wait: a repacker that
+  // keeps failing (or pinned .keep packs) must not stop commits.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  std::unique_lock<std::mutex> lock(swap_mu);
+  while (too_many() && std::chrono::steady_clock::now() < deadline) {
+    repacker->Poke();
+    swap_cv.wait_until(lock, deadline);
+  }
 }
 
 void Store::Impl::MarkDurable(uint64_t seq) {

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "store/git_ptr.h"
+#include "store/pack_writer.h"
 
 namespace xgdb::store {
 namespace {
@@ -96,7 +97,7 @@ ObjectSink* ObjectSink::Attach(git_repository* repo) {
   backend->parent.write = &Backend::Write;
   backend->parent.exists = &Backend::Exists;
   backend->parent.free = &Backend::Free;
-  backend->sink.reset(new ObjectSink(repo, backend.get()));
+  backend->sink.reset(new ObjectSink(repo, odb, backend.get()));
   ObjectSink* sink = backend->sink.get();
   // Priority above the loose (1) and pack (2) backends: writes come here.
   Check(git_odb_add_backend(odb, &backend->parent, 1000), "registering the object sink");
@@ -108,48 +109,52 @@ size_t ObjectSink::pending() const { return backend_->order.size(); }
 size_t ObjectSink::pending_bytes() const { return backend_->bytes; }
 
 void ObjectSink::Discard() {
+  blob_ids_.clear();  // some may name objects that are dropped now
+  Forget();
+}
+
+void ObjectSink::Forget() {
   backend_->objects.clear();
   backend_->order.clear();
   backend_->bytes = 0;
 }
 
-namespace {
-
-struct ProgressPayload {
-  const std::function<void(size_t, size_t)>* fn;
-};
-
-int PackProgress(int stage, uint32_t current, uint32_t total, void* payload) {
-  auto* p = static_cast<ProgressPayload*>(payload);
-  if (stage == GIT_PACKBUILDER_ADDING_OBJECTS) return 0;
-  (*p->fn)(current, total);
-  return 0;
+git_oid ObjectSink::Put(git_object_t type, std::string_view data) {
+  // Most field values are short and repeat ("Halted", "()", "false"...):
+  // remember their blob ids instead of hashing them again (SHA-1 with
+  // collision detection costs ~1 us even for a few bytes).
+  bool cacheable = type == GIT_OBJECT_BLOB && data.size() <= kCachedBlobBytes;
+  if (cacheable) {
+    auto it = blob_ids_.find(data);
+    if (it != blob_ids_.end()) return it->second;
+  }
+  git_oid id;
+  Check(git_odb_hash(&id, data.data(), data.size(), type), "hashing an object");
+  if (backend_->objects.count(id) == 0 &&
+      git_odb_exists_ext(odb_, &id, GIT_ODB_LOOKUP_NO_REFRESH) != 1) {
+    Backend::Write(&backend_->parent, &id, data.data(), data.size(), type);
+  }
+  if (cacheable) {
+    if (blob_ids_.size() >= kCachedBlobs) blob_ids_.clear();
+    blob_ids_.emplace(std::string(data), id);
+  }
+  return id;
 }
 
-}  // namespace
-
-std::string ObjectSink::WritePack(const std::function<void(size_t, size_t)>& progress) {
+std::string ObjectSink::WritePack(bool fsync) {
   if (backend_->order.empty()) return "";
-  git_packbuilder* raw_pb = nullptr;
-  Check(git_packbuilder_new(&raw_pb, repo_), "creating a pack");
-  PackBuilderPtr pb(raw_pb);
-  git_packbuilder_set_threads(pb.get(), 1);
-  ProgressPayload payload{&progress};
-  if (progress) {
-    git_packbuilder_set_callbacks(pb.get(), &PackProgress, &payload);
-  }
+  std::vector<PackObject> objects;
+  objects.reserve(backend_->order.size());
   for (const git_oid& id : backend_->order) {
-    Check(git_packbuilder_insert(pb.get(), &id, nullptr), "adding an object to a pack");
+    const StoredObject& o = backend_->objects.at(id);
+    objects.push_back({id, o.type, &o.data});
   }
-  std::string dir = std::string(git_repository_path(repo_)) + "objects/pack";
-  Check(git_packbuilder_write(pb.get(), dir.c_str(), 0, nullptr, nullptr), "writing a pack");
-  std::string pack = dir + "/pack-" + git_packbuilder_name(pb.get()) + ".pack";
-  // Make the pack backend see the new pack before the objects leave memory.
-  git_odb* odb = nullptr;
-  Check(git_repository_odb(&odb, repo_), "opening the object database");
-  OdbPtr odb_owner(odb);
-  Check(git_odb_refresh(odb), "refreshing the object database");
-  Discard();
+  std::string pack =
+      WritePackFiles(git_repository_path(repo_), objects, fsync, spares_);
+  // Make the pack backend see the new pack before the objects leave memory
+  // (one directory read, instead of one per missed lookup later).
+  Check(git_odb_refresh(odb_), "refreshing the object database");
+  Forget();  // packed now: the blob id cache stays valid
   return pack;
 }
 

@@ -6,8 +6,15 @@
 // in-memory odb backend registered at the highest priority: every object
 // libgit2 writes through the repository (blobs, treebuilder trees,
 // git_tree_create_updated trees, commits) lands in it and is readable from
-// it at once; WritePack() then puts exactly those objects into one pack with
-// git_packbuilder and forgets them.
+// it at once; WritePack() then puts exactly those objects into one pack
+// (pack_writer.h) and forgets them.
+//
+// The store itself adds objects with Put(), not through git_odb_write:
+// libgit2 answers every write of a new object by asking each backend whether
+// it exists and, on the expected miss, re-scanning objects/pack (a directory
+// read per object: most of a commit's cost). Put() hashes the object and
+// checks the packs already known without that refresh; after a pack is
+// written the odb is refreshed once.
 #ifndef XGDB_STORE_OBJECT_SINK_H_
 #define XGDB_STORE_OBJECT_SINK_H_
 
@@ -16,9 +23,13 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace xgdb::store {
+
+class SparePool;
 
 class ObjectSink {
  public:
@@ -26,14 +37,22 @@ class ObjectSink {
   // valid as long as the repository handle. Throws Error(kIo).
   static ObjectSink* Attach(git_repository* repo);
 
+  // Where WritePack takes its temporary files from (may be null: it
+  // creates them). Not owned; must outlive the sink's use.
+  void set_spares(SparePool* spares) { spares_ = spares; }
+
+  // Adds an object unless the odb already has it (without re-scanning
+  // objects/pack); returns its id. Error(kIo).
+  git_oid Put(git_object_t type, std::string_view data);
+
   // Objects written since the last WritePack/Discard, in write order.
   size_t pending() const;
   size_t pending_bytes() const;
 
   // Writes the pending objects as one pack (+ index) into objects/pack and
   // forgets them; returns the pack's path ("" when nothing was pending).
-  // `progress` is called with (objects done, objects total) now and then.
-  std::string WritePack(const std::function<void(size_t, size_t)>& progress = nullptr);
+  // With `fsync`, the pack, its index and objects/pack are synced first.
+  std::string WritePack(bool fsync);
 
   // Forgets the pending objects (after a failed commit: nothing refers to them).
   void Discard();
@@ -41,8 +60,19 @@ class ObjectSink {
   struct Backend;  // the git_odb_backend (object_sink.cc)
 
  private:
-  ObjectSink(git_repository* repo, Backend* backend) : repo_(repo), backend_(backend) {}
+  void Forget();  // drops the pending objects (packed, or being discarded)
+  ObjectSink(git_repository* repo, git_odb* odb, Backend* backend)
+      : repo_(repo), odb_(odb), backend_(backend) {}
   git_repository* repo_;
+  git_odb* odb_;  // the repository's (which it keeps alive as long as us)
+  SparePool* spares_ = nullptr;
+  // Ids of short blobs stored (packed or pending): content -> id.
+  static constexpr size_t kCachedBlobBytes = 64, kCachedBlobs = 1 << 16;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, git_oid, StringHash, std::equal_to<>> blob_ids_;
   Backend* backend_;
 };
 

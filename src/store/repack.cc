@@ -6,8 +6,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <set>
 
 #include "store/git_ptr.h"
+#include "store/pack_writer.h"
 
 namespace xgdb::store {
 
@@ -42,7 +45,104 @@ std::vector<std::string> ListPacks(const std::string& repo_path) {
   return packs;
 }
 
-size_t RepackOnce(const std::string& repo_path, size_t max_packs,
+namespace {
+
+struct OidLess {
+  bool operator()(const git_oid& a, const git_oid& b) const { return git_oid_cmp(&a, &b) < 0; }
+};
+
+// Copies `ids` into one undeltified pack (pack_writer.h); returns its path.
+std::string CopyObjects(git_repository* repo, const std::string& repo_path,
+                        const std::set<git_oid, OidLess>& ids, bool fsync) {
+  git_odb* raw_odb = nullptr;
+  Check(git_repository_odb(&raw_odb, repo), "repack: opening the object database");
+  OdbPtr odb(raw_odb);
+  std::vector<std::string> data;
+  std::vector<PackObject> objects;
+  data.reserve(ids.size());
+  objects.reserve(ids.size());
+  for (const git_oid& id : ids) {
+    git_odb_object* raw = nullptr;
+    Check(git_odb_read(&raw, odb.get(), &id), "repack: reading " + OidHex(id), ErrorKind::kCorrupt);
+    OdbObjectPtr obj(raw);
+    data.emplace_back(static_cast<const char*>(git_odb_object_data(obj.get())),
+                      git_odb_object_size(obj.get()));
+    objects.push_back({id, git_odb_object_type(obj.get()), nullptr});
+  }
+  for (size_t i = 0; i < objects.size(); ++i) objects[i].data = &data[i];
+  return WritePackFiles(repo_path, objects, fsync);
+}
+
+uint32_t Be32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw Error(ErrorKind::kIo, "repack: reading " + path);
+  return out;
+}
+
+// Combines packs whose entries are all whole objects (those the store's
+// writer made) by copying their entries byte for byte, with the CRCs of
+// their indexes. Returns "" when some entry is a delta (the caller then
+// rebuilds the objects instead).
+std::string CopyRawEntries(const std::string& repo_path, const std::vector<std::string>& packs,
+                           bool fsync) {
+  std::vector<std::string> files;  // keeps the bytes the entries point into
+  files.reserve(packs.size() * 2);
+  std::vector<RawPackEntry> entries;
+  std::set<git_oid, OidLess> seen;
+  for (const std::string& pack_path : packs) {
+    files.push_back(ReadWhole(fs::path(pack_path).replace_extension(".idx").string()));
+    const std::string& idx = files.back();
+    files.push_back(ReadWhole(pack_path));
+    const std::string& pack = files.back();
+    auto* ib = reinterpret_cast<const unsigned char*>(idx.data());
+    if (idx.size() < 8 + 1024 || std::memcmp(ib, "\377tOc\0\0\0\2", 8) != 0 ||
+        pack.size() < 32) {
+      throw Error(ErrorKind::kCorrupt, "repack: bad pack or index " + pack_path);
+    }
+    size_t n = Be32(ib + 8 + 255 * 4);
+    size_t ids = 8 + 1024, crcs = ids + 20 * n, offs = crcs + 4 * n, large = offs + 4 * n;
+    if (idx.size() < large + 40) throw Error(ErrorKind::kCorrupt, "repack: short index " + pack_path);
+    std::vector<std::pair<uint64_t, size_t>> by_offset;  // offset, index position
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t off = Be32(ib + offs + 4 * i);
+      if (off & 0x80000000u) {
+        size_t k = off & 0x7fffffffu;
+        if (idx.size() < large + 8 * k + 8 + 40) {
+          throw Error(ErrorKind::kCorrupt, "repack: bad index " + pack_path);
+        }
+        off = (uint64_t{Be32(ib + large + 8 * k)} << 32) | Be32(ib + large + 8 * k + 4);
+      }
+      by_offset.push_back({off, i});
+    }
+    std::sort(by_offset.begin(), by_offset.end());
+    for (size_t j = 0; j < by_offset.size(); ++j) {
+      uint64_t start = by_offset[j].first;
+      uint64_t end = j + 1 < by_offset.size() ? by_offset[j + 1].first : pack.size() - 20;
+      if (start < 12 || end <= start || end > pack.size() - 20) {
+        throw Error(ErrorKind::kCorrupt, "repack: bad offsets in " + pack_path);
+      }
+      unsigned type = (static_cast<unsigned char>(pack[start]) >> 4) & 7;
+      if (type == 6 || type == 7) return "";  // a delta
+      size_t i = by_offset[j].second;
+      RawPackEntry e;
+      std::memcpy(e.id.id, ib + ids + 20 * i, 20);
+      if (!seen.insert(e.id).second) continue;
+      e.crc = Be32(ib + crcs + 4 * i);
+      e.bytes = std::string_view(pack).substr(start, end - start);
+      entries.push_back(e);
+    }
+  }
+  return WriteRawPackFiles(repo_path, entries, fsync);
+}
+
+}  // namespace
+
+size_t RepackOnce(const std::string& repo_path, size_t max_packs, bool fsync,
                   const std::function<void(const std::function<void()>&)>& swap) {
   struct Pack {
     std::string path;
@@ -82,19 +182,31 @@ size_t RepackOnce(const std::string& repo_path, size_t max_packs,
   git_repository* raw_repo = nullptr;
   Check(git_repository_open_bare(&raw_repo, repo_path.c_str()), "repack: opening " + repo_path);
   RepoPtr repo(raw_repo);
-  git_packbuilder* raw_pb = nullptr;
-  Check(git_packbuilder_new(&raw_pb, repo.get()), "repack: creating a pack");
-  PackBuilderPtr pb(raw_pb);
-  git_packbuilder_set_threads(pb.get(), 1);
+  std::set<git_oid, OidLess> ids;  // an object may be in several packs
+  uintmax_t bytes = 0;
   for (const Pack& p : packs) {
+    bytes += p.size;
     std::string idx = fs::path(p.path).replace_extension(".idx").string();
-    for (const git_oid& id : ReadPackIndex(idx)) {
-      Check(git_packbuilder_insert(pb.get(), &id, nullptr), "repack: adding an object");
-    }
+    for (const git_oid& id : ReadPackIndex(idx)) ids.insert(id);
   }
   std::string dir = (fs::path(repo_path) / "objects" / "pack").string();
-  Check(git_packbuilder_write(pb.get(), dir.c_str(), 0, nullptr, nullptr), "repack: writing");
-  std::string fresh = dir + "/pack-" + git_packbuilder_name(pb.get()) + ".pack";
+  std::string fresh;
+  if (bytes < kDeltaRepackBytes) {
+    std::vector<std::string> paths;
+    for (const Pack& p : packs) paths.push_back(p.path);
+    fresh = CopyRawEntries(repo_path, paths, fsync);
+    if (fresh.empty()) fresh = CopyObjects(repo.get(), repo_path, ids, fsync);
+  } else {
+    git_packbuilder* raw_pb = nullptr;
+    Check(git_packbuilder_new(&raw_pb, repo.get()), "repack: creating a pack");
+    PackBuilderPtr pb(raw_pb);
+    git_packbuilder_set_threads(pb.get(), 1);
+    for (const git_oid& id : ids) {
+      Check(git_packbuilder_insert(pb.get(), &id, nullptr), "repack: adding an object");
+    }
+    Check(git_packbuilder_write(pb.get(), dir.c_str(), 0, nullptr, nullptr), "repack: writing");
+    fresh = dir + "/pack-" + git_packbuilder_name(pb.get()) + ".pack";
+  }
   swap([&] {
     for (const Pack& p : packs) {
       std::error_code ec;
@@ -108,9 +220,10 @@ size_t RepackOnce(const std::string& repo_path, size_t max_packs,
   return packs.size();
 }
 
-Repacker::Repacker(std::string repo_path,
+Repacker::Repacker(std::string repo_path, bool fsync,
                    std::function<void(const std::function<void()>&)> swap)
-    : path_(std::move(repo_path)), swap_(std::move(swap)), thread_([this] { Run(); }) {}
+    : path_(std::move(repo_path)), fsync_(fsync), swap_(std::move(swap)),
+      thread_([this] { Run(); }) {}
 
 Repacker::~Repacker() {
   {
@@ -137,7 +250,7 @@ void Repacker::Run() {
     poked_ = false;
     lock.unlock();
     try {
-      RepackOnce(path_, kMaxPacks, swap_);
+      RepackOnce(path_, kMaxPacks, fsync_, swap_);
     } catch (const std::exception& e) {
       spdlog::warn("store {}: repack failed (will retry after the next commit): {}", path_,
                    e.what());

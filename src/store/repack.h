@@ -19,6 +19,12 @@
 namespace xgdb::store {
 
 constexpr size_t kMaxPacks = 16;
+// Commits wait for the repacker while there are more than kMaxPacks + this
+// many packs (it shares the cores with the committer, and a burst of back
+// to back commits can outrun it). At most kMaxPacks + this + 2 packs exist at
+// any time: the limit, the pack of the commit that passed the check, and a
+// combined pack written just before the packs it replaces are deleted.
+constexpr size_t kMaxUnmergedPacks = 64;
 
 // The object ids listed in a pack index (.idx version 2). Error(kCorrupt).
 std::vector<git_oid> ReadPackIndex(const std::string& idx_path);
@@ -30,12 +36,21 @@ std::vector<std::string> ListPacks(const std::string& repo_path);
 // than `max_packs`. The new pack is written first; the old ones are deleted
 // inside `swap` (which the store runs under its git lock, then reopens its
 // handle). Returns the number of packs combined (0: nothing to do).
-size_t RepackOnce(const std::string& repo_path, size_t max_packs,
+//
+// Small combinations (below kDeltaRepackBytes together: the frequent ones
+// under a stream of commits) are made without delta search -- entries of
+// packs the store's writer made are copied byte for byte -- so they take
+// milliseconds and the pack count stays bounded even
+// when commits come back to back; larger ones, which happen geometrically
+// rarely, go through git_packbuilder and get deltas (a single-field commit
+// is ~3.7 KB undeltified, ~1.7 KB with deltas).
+constexpr uintmax_t kDeltaRepackBytes = 4u << 20;
+size_t RepackOnce(const std::string& repo_path, size_t max_packs, bool fsync,
                   const std::function<void(const std::function<void()>&)>& swap);
 
 class Repacker {
  public:
-  Repacker(std::string repo_path,
+  Repacker(std::string repo_path, bool fsync,
            std::function<void(const std::function<void()>&)> swap);
   ~Repacker();  // waits for a running repack
   // A commit added a pack: check (in the background) whether to combine.
@@ -44,6 +59,7 @@ class Repacker {
  private:
   void Run();
   std::string path_;
+  bool fsync_;
   std::function<void(const std::function<void()>&)> swap_;
   std::mutex mu_;
   std::condition_variable cv_;

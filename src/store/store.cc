@@ -87,6 +87,7 @@ void Store::Impl::OpenRepository(ErrorKind kind_on_failure) {
         "no git repository at " + options.path, kind_on_failure);
   repo.reset(raw);
   sink = ObjectSink::Attach(repo.get());
+  sink->set_spares(spares.get());
 }
 
 git_oid Store::Impl::MasterId(bool* found) const {
@@ -129,11 +130,22 @@ git_oid Store::Impl::WriteCommit(const git_oid& root, const std::string& message
         "making the commit signature");
   SignaturePtr sig(raw_sig);
   const git_commit* parents[1] = {parent.get()};
-  git_oid commit_id;
-  Check(git_commit_create(&commit_id, repo.get(), nullptr, sig.get(), sig.get(), nullptr,
-                          message.c_str(), tree.get(), has_parent ? 1 : 0, parents),
+  // The commit's bytes, added like every other object (git_commit_create
+  // would go through git_odb_write: see object_sink.h).
+  git_buf buf = GIT_BUF_INIT;
+  Check(git_commit_create_buffer(&buf, repo.get(), sig.get(), sig.get(), nullptr,
+                                 message.c_str(), tree.get(), has_parent ? 1 : 0, parents),
         "writing a commit");
-  sink->WritePack();
+  git_oid commit_id;
+  try {
+    commit_id = sink->Put(GIT_OBJECT_COMMIT, std::string_view(buf.ptr, buf.size));
+  } catch (...) {
+    git_buf_dispose(&buf);
+    throw;
+  }
+  git_buf_dispose(&buf);
+  // Pack (synced) first, then the ref: master never names a missing object.
+  sink->WritePack(options.fsync);
   std::string first_line = message.substr(0, message.find('\n'));
   std::string log = "commit: " + first_line;
   git_reference* raw_ref = nullptr;
@@ -150,17 +162,31 @@ git_oid Store::Impl::WriteCommit(const git_oid& root, const std::string& message
 }
 
 void Store::Impl::StartRepacker() {
-  repacker = std::make_unique<Repacker>(options.path, [this](const std::function<void()>& fn) {
-    std::lock_guard<std::mutex> lock(git_mu);
-    fn();
-    // Our handle may have the deleted packs open or listed: start afresh.
-    // (The sink is empty outside of a commit, and commits hold git_mu.)
-    try {
-      OpenRepository(ErrorKind::kIo);
-    } catch (const Error& e) {
-      spdlog::error("store {}: reopening after a repack failed: {}", options.path, e.what());
+  // Called before the Store is handed out (some callers hold git_mu).
+  spares = std::make_unique<SparePool>(options.path);
+  sink->set_spares(spares.get());
+  auto swap = [this](const std::function<void()>& fn) {
+    {
+      swap_waiting = true;
+      std::lock_guard<std::mutex> lock(git_mu);
+      swap_waiting = false;
+      fn();
+      ReopenAfterSwap();
     }
-  });
+    { std::lock_guard<std::mutex> lock(swap_mu); }  // no lost wake-up
+    swap_cv.notify_all();
+  };
+  repacker = std::make_unique<Repacker>(options.path, options.fsync, swap);
+}
+
+void Store::Impl::ReopenAfterSwap() {
+  // Our handle may have the deleted packs open or listed: start afresh.
+  // (The sink is empty outside of a commit, and commits hold git_mu.)
+  try {
+    OpenRepository(ErrorKind::kIo);
+  } catch (const Error& e) {
+    spdlog::error("store {}: reopening after a repack failed: {}", options.path, e.what());
+  }
 }
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -193,8 +219,8 @@ std::unique_ptr<Store> Store::Create(const StoreOptions& options,
   auto impl = Impl::New(options);
   std::lock_guard<std::mutex> lock(impl->git_mu);
   impl->InitRepository();
-  git_oid meta = WriteMetaTree(impl->repo.get(), *schema);
-  git_oid root = WriteRootTree(impl->repo.get(), meta, nullptr);
+  git_oid meta = WriteMetaTree(*impl->sink, *schema);
+  git_oid root = WriteRootTree(*impl->sink, meta, nullptr);
   impl->WriteCommit(root, impl->Message("Create database (schema " +
                                             std::to_string(schema->major_version()) + "." +
                                             std::to_string(schema->minor_version()) + ")",
@@ -278,7 +304,7 @@ std::unique_ptr<Store> Store::Import(const StoreOptions& options, std::unique_pt
   image->TakeChanges();  // everything goes into this commit
   git_oid root;
   try {
-    root = WriteImageTree(impl->repo.get(), *image, progress);
+    root = WriteImageTree(*impl->sink, *image, progress);
     impl->WriteCommit(root, impl->Message(message.empty() ? "Import" : message, {}, 0));
   } catch (...) {
     impl->sink->Discard();

@@ -16,6 +16,7 @@
 
 #include "store/git_ptr.h"
 #include "store/object_sink.h"
+#include "store/pack_writer.h"
 #include "store/repack.h"
 #include "xgdb/store.h"
 
@@ -28,6 +29,7 @@ struct Store::Impl {
   std::string author_name, author_email, host_tag;
 
   mutable std::mutex git_mu;
+  std::unique_ptr<store::SparePool> spares;  // started with the repacker
   store::RepoPtr repo;
   store::ObjectSink* sink = nullptr;
 
@@ -46,6 +48,12 @@ struct Store::Impl {
   std::thread committer;
 
   std::unique_ptr<store::Repacker> repacker;
+  // Set while the repacker waits for git_mu: committers let it in first
+  // (std::mutex is not fair, and a stream of commits would starve it).
+  std::atomic<bool> swap_waiting{false};
+  // Notified after each repack swap (see WaitForRepacker).
+  std::mutex swap_mu;
+  std::condition_variable swap_cv;
 
   static std::unique_ptr<Impl> New(const StoreOptions& options);
   // Creates a bare repository at options.path (HEAD -> master) and opens it.
@@ -64,6 +72,10 @@ struct Store::Impl {
   void CommitterLoop();
   void MarkDurable(uint64_t seq);
   void StartRepacker();
+  void ReopenAfterSwap();  // git_mu held
+  // Waits (up to a second) while objects/pack holds more than kMaxPacks +
+  // kMaxUnmergedPacks packs: the repacker fell behind a burst of commits.
+  void WaitForRepacker();
 };
 
 }  // namespace xgdb

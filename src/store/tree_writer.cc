@@ -1,5 +1,8 @@
 #include "store/tree_writer.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <map>
 
 #include "schema/sexpr.h"
@@ -12,38 +15,106 @@ namespace {
 
 // A set element or map key as a tree entry: inline `encoded -> blob(value)`,
 // or for long names `%H<id>/ -> {name: raw, value: value}` (sets: no value).
-void AddMember(git_repository* repo, std::vector<EntrySpec>& out, std::string_view raw,
+// `Sink` is ObjectSink& (the store) or git_repository* (through libgit2).
+template <typename Sink>
+void AddMember(Sink&& sink, std::vector<EntrySpec>& out, std::string_view raw,
                const std::string* value) {
   std::string name = EncodeName(raw);
   if (!IsHashedName(name)) {
-    out.push_back({name, WriteBlob(repo, value ? *value : ""), GIT_FILEMODE_BLOB});
+    out.push_back({name, WriteBlob(sink, value ? *value : ""), GIT_FILEMODE_BLOB});
     return;
   }
   std::vector<EntrySpec> inner;
-  inner.push_back({kHashedNameEntry, WriteBlob(repo, raw), GIT_FILEMODE_BLOB});
-  if (value) inner.push_back({kHashedValueEntry, WriteBlob(repo, *value), GIT_FILEMODE_BLOB});
-  out.push_back({name, WriteTree(repo, inner), GIT_FILEMODE_TREE});
+  inner.push_back({kHashedNameEntry, WriteBlob(sink, raw), GIT_FILEMODE_BLOB});
+  if (value) inner.push_back({kHashedValueEntry, WriteBlob(sink, *value), GIT_FILEMODE_BLOB});
+  out.push_back({name, WriteTree(sink, inner), GIT_FILEMODE_TREE});
 }
 
 // Adds the entry of one column, or nothing for an empty set/map.
-void AddColumn(git_repository* repo, std::vector<EntrySpec>& entries, const Column& col,
+template <typename Sink>
+void AddColumn(Sink&& sink, std::vector<EntrySpec>& entries, const Column& col,
                const std::string& text) {
   std::string name = EncodeName(col.name);
   if (col.type == ColumnType::kString) {
-    entries.push_back({name, WriteBlob(repo, text), GIT_FILEMODE_BLOB});
+    entries.push_back({name, WriteBlob(sink, text), GIT_FILEMODE_BLOB});
     return;
   }
   std::vector<EntrySpec> members;
   if (col.type == ColumnType::kSet) {
-    for (const std::string& e : sexpr::ParseSet(text)) AddMember(repo, members, e, nullptr);
+    for (const std::string& e : sexpr::ParseSet(text)) AddMember(sink, members, e, nullptr);
   } else {
-    for (const auto& [k, v] : sexpr::ParseMap(text)) AddMember(repo, members, k, &v);
+    for (const auto& [k, v] : sexpr::ParseMap(text)) AddMember(sink, members, k, &v);
   }
   if (members.empty()) return;  // git has no empty trees: absent means "()"
-  entries.push_back({name, WriteTree(repo, members), GIT_FILEMODE_TREE});
+  entries.push_back({name, WriteTree(sink, members), GIT_FILEMODE_TREE});
+}
+
+// git's tree order: byte order, a directory comparing as if named "<name>/".
+bool TreeOrder(const EntrySpec& a, const EntrySpec& b) {
+  size_t n = std::min(a.name.size(), b.name.size());
+  int c = std::memcmp(a.name.data(), b.name.data(), n);
+  if (c != 0) return c < 0;
+  auto next = [n](const EntrySpec& e) -> unsigned {
+    if (e.name.size() > n) return static_cast<unsigned char>(e.name[n]);
+    return e.mode == GIT_FILEMODE_TREE ? '/' : 0;
+  };
+  return next(a) < next(b);
+}
+
+bool ValidEntryName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name != ".git" &&
+         name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
+}
+
+template <typename Sink>
+git_oid RowTree(Sink&& sink, const Table& table, const FieldList& stored) {
+  std::vector<EntrySpec> entries;
+  entries.reserve(stored.size());
+  for (const auto& [field, text] : stored) {
+    const Column* col = table.FindColumn(field);
+    if (col == nullptr) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "table " + table.name + " has no column " + field);
+    }
+    if (!table.Stored(*col)) continue;
+    try {
+      AddColumn(sink, entries, *col, text);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kParse) throw;
+      throw Error(ErrorKind::kParse, table.name + "." + field + ": " + e.what());
+    }
+  }
+  return WriteTree(sink, entries);
 }
 
 }  // namespace
+
+std::string TreeBytes(std::vector<EntrySpec>& entries) {
+  std::sort(entries.begin(), entries.end(), TreeOrder);
+  std::string out;
+  out.reserve(entries.size() * 64);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const EntrySpec& e = entries[i];
+    if (!ValidEntryName(e.name) || (i > 0 && entries[i - 1].name == e.name)) {
+      throw Error(ErrorKind::kInvalidArgument, "bad or duplicate tree entry name '" + e.name + "'");
+    }
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "%o ", static_cast<unsigned>(e.mode));
+    out += mode;
+    out += e.name;
+    out.push_back('\0');
+    out.append(reinterpret_cast<const char*>(e.id.id), GIT_OID_RAWSZ);
+  }
+  return out;
+}
+
+git_oid WriteBlob(ObjectSink& sink, std::string_view data) {
+  return sink.Put(GIT_OBJECT_BLOB, data);
+}
+
+git_oid WriteTree(ObjectSink& sink, std::vector<EntrySpec> entries) {
+  return sink.Put(GIT_OBJECT_TREE, TreeBytes(entries));
+}
 
 git_oid WriteBlob(git_repository* repo, std::string_view data) {
   git_oid id;
@@ -64,39 +135,27 @@ git_oid WriteTree(git_repository* repo, const std::vector<EntrySpec>& entries) {
   return id;
 }
 
-git_oid WriteRowTree(git_repository* repo, const Table& table, const FieldList& stored) {
-  std::vector<EntrySpec> entries;
-  entries.reserve(stored.size());
-  for (const auto& [field, text] : stored) {
-    const Column* col = table.FindColumn(field);
-    if (col == nullptr) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "table " + table.name + " has no column " + field);
-    }
-    if (!table.Stored(*col)) continue;
-    try {
-      AddColumn(repo, entries, *col, text);
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kParse) throw;
-      throw Error(ErrorKind::kParse, table.name + "." + field + ": " + e.what());
-    }
-  }
-  return WriteTree(repo, entries);
+git_oid WriteRowTree(ObjectSink& sink, const Table& table, const FieldList& stored) {
+  return RowTree(sink, table, stored);
 }
 
-git_oid WriteMetaTree(git_repository* repo, const Schema& schema) {
-  return WriteTree(repo, {{"format", WriteBlob(repo, kFormatText), GIT_FILEMODE_BLOB},
-                          {"schema.json", WriteBlob(repo, schema.json_text()),
+git_oid WriteRowTree(git_repository* repo, const Table& table, const FieldList& stored) {
+  return RowTree(repo, table, stored);
+}
+
+git_oid WriteMetaTree(ObjectSink& sink, const Schema& schema) {
+  return WriteTree(sink, {{"format", WriteBlob(sink, kFormatText), GIT_FILEMODE_BLOB},
+                          {"schema.json", WriteBlob(sink, schema.json_text()),
                            GIT_FILEMODE_BLOB}});
 }
 
-git_oid WriteRootTree(git_repository* repo, const git_oid& meta, const git_oid* data) {
+git_oid WriteRootTree(ObjectSink& sink, const git_oid& meta, const git_oid* data) {
   std::vector<EntrySpec> entries{{"meta", meta, GIT_FILEMODE_TREE}};
   if (data != nullptr) entries.push_back({kDataDir, *data, GIT_FILEMODE_TREE});
-  return WriteTree(repo, entries);
+  return WriteTree(sink, entries);
 }
 
-git_oid WriteImageTree(git_repository* repo, const Database& db, const ProgressFn& progress) {
+git_oid WriteImageTree(ObjectSink& sink, const Database& db, const ProgressFn& progress) {
   std::vector<EntrySpec> tables;
   std::map<std::string, std::vector<EntrySpec>> buckets;  // of the current table
   const Table* current = nullptr;
@@ -104,9 +163,9 @@ git_oid WriteImageTree(git_repository* repo, const Database& db, const ProgressF
     if (current == nullptr || buckets.empty()) return;
     std::vector<EntrySpec> bucket_entries;
     for (const auto& [bucket, rows] : buckets) {
-      bucket_entries.push_back({bucket, WriteTree(repo, rows), GIT_FILEMODE_TREE});
+      bucket_entries.push_back({bucket, WriteTree(sink, rows), GIT_FILEMODE_TREE});
     }
-    tables.push_back({EncodeName(current->name), WriteTree(repo, bucket_entries),
+    tables.push_back({EncodeName(current->name), WriteTree(sink, bucket_entries),
                       GIT_FILEMODE_TREE});
     buckets.clear();
   };
@@ -124,14 +183,14 @@ git_oid WriteImageTree(git_repository* repo, const Database& db, const ProgressF
       if (table.Stored(col)) stored.emplace_back(col.name, values[col.index]);
     }
     buckets[Bucket(ref)].push_back(
-        {EncodeName(ref), WriteRowTree(repo, table, stored), GIT_FILEMODE_TREE});
+        {EncodeName(ref), WriteRowTree(sink, table, stored), GIT_FILEMODE_TREE});
     if (progress && ++done % 1000 == 0) progress(done, total);
   });
   flush_table();
-  git_oid meta = WriteMetaTree(repo, db.schema());
-  if (tables.empty()) return WriteRootTree(repo, meta, nullptr);
-  git_oid data = WriteTree(repo, tables);
-  return WriteRootTree(repo, meta, &data);
+  git_oid meta = WriteMetaTree(sink, db.schema());
+  if (tables.empty()) return WriteRootTree(sink, meta, nullptr);
+  git_oid data = WriteTree(sink, tables);
+  return WriteRootTree(sink, meta, &data);
 }
 
 }  // namespace xgdb::store

@@ -1,5 +1,6 @@
 // Building trees: a row's directory, the meta/ directory, a whole image.
-// Objects are written through the repository (so into its ObjectSink).
+// The store's writers serialise trees themselves and add objects with
+// ObjectSink::Put (see object_sink.h for why not through libgit2's writes).
 #ifndef XGDB_STORE_TREE_WRITER_H_
 #define XGDB_STORE_TREE_WRITER_H_
 
@@ -9,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/object_sink.h"
 #include "xgdb/database.h"
 #include "xgdb/schema.h"
 #include "xgdb/statedb.h"
@@ -21,23 +23,33 @@ struct EntrySpec {
   git_filemode_t mode;
 };
 
+// Through libgit2 (git_odb_write: into the repository's ObjectSink if it has
+// one). For code outside the commit path.
 git_oid WriteBlob(git_repository* repo, std::string_view data);
 git_oid WriteTree(git_repository* repo, const std::vector<EntrySpec>& entries);
+
+// Into `sink` directly. Entries may come in any order (they are sorted as
+// git sorts them); a duplicate or invalid name is an Error(kInvalidArgument).
+git_oid WriteBlob(ObjectSink& sink, std::string_view data);
+git_oid WriteTree(ObjectSink& sink, std::vector<EntrySpec> entries);
+// The bytes of a tree object holding `entries` (sorted in place).
+std::string TreeBytes(std::vector<EntrySpec>& entries);
 
 // The directory of one row from its stored columns (name, stored text);
 // columns that are not Table::Stored are skipped, unknown ones are an
 // Error(kInvalidArgument), bad set/map text an Error(kParse).
+git_oid WriteRowTree(ObjectSink& sink, const Table& table, const FieldList& stored);
 git_oid WriteRowTree(git_repository* repo, const Table& table, const FieldList& stored);
 
 // meta/: format and schema.
-git_oid WriteMetaTree(git_repository* repo, const Schema& schema);
+git_oid WriteMetaTree(ObjectSink& sink, const Schema& schema);
 
 // The root tree: meta/ plus xapi/ (`data` may be null: no rows at all).
-git_oid WriteRootTree(git_repository* repo, const git_oid& meta, const git_oid* data);
+git_oid WriteRootTree(ObjectSink& sink, const git_oid& meta, const git_oid* data);
 
 // The root tree holding every stored row of `db` (the import fast path:
 // built bottom-up, no tree is read back).
-git_oid WriteImageTree(git_repository* repo, const Database& db, const ProgressFn& progress);
+git_oid WriteImageTree(ObjectSink& sink, const Database& db, const ProgressFn& progress);
 
 }  // namespace xgdb::store
 

@@ -1,0 +1,283 @@
+#include "store/pack_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <cerrno>
+#include <cstring>
+
+#include "store/git_ptr.h"
+#include "store/sha1.h"
+
+namespace xgdb::store {
+namespace {
+
+// A file written under a temporary name and renamed into place; removed
+// again if never committed.
+class TempFile {
+ public:
+  // A spare from `spares` if one is ready, else a new file in `dir`.
+  TempFile(const std::string& dir, SparePool* spares) {
+    std::string spare = spares != nullptr ? spares->Take() : "";
+    if (!spare.empty()) {
+      fd_ = open(spare.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+      if (fd_ >= 0) {
+        path_ = spare;
+        return;
+      }
+      unlink(spare.c_str());
+    }
+    static std::atomic<uint64_t> counter{0};
+    path_ = dir + "/tmp_xgdb_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+    fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ < 0) Fail("creating");
+  }
+  ~TempFile() {
+    if (fd_ >= 0) close(fd_);
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  void Write(const std::string& bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) Fail("writing");
+      done += static_cast<size_t>(n);
+    }
+  }
+  void Commit(const std::string& final_path, bool sync) {
+    if (fchmod(fd_, 0444) != 0) Fail("making read-only");  // as git leaves packs
+    if (sync && fsync(fd_) != 0) Fail("syncing");
+    if (close(fd_) != 0) {
+      fd_ = -1;
+      Fail("closing");
+    }
+    fd_ = -1;
+    if (rename(path_.c_str(), final_path.c_str()) != 0) Fail("renaming");
+    path_.clear();
+  }
+
+ private:
+  [[noreturn]] void Fail(const char* what) {
+    throw Error(ErrorKind::kIo, std::string(what) + " " + path_ + ": " + std::strerror(errno));
+  }
+  std::string path_;
+  int fd_ = -1;
+};
+
+void PutBe32(std::string& out, uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
+}
+
+// The pack entry header: type and inflated size, 4 bits then 7 per byte.
+void PutObjectHeader(std::string& out, git_object_t type, uint64_t size) {
+  unsigned char c = static_cast<unsigned char>((static_cast<unsigned>(type) << 4) | (size & 15));
+  size >>= 4;
+  while (size != 0) {
+    out.push_back(static_cast<char>(c | 0x80));
+    c = static_cast<unsigned char>(size & 0x7f);
+    size >>= 7;
+  }
+  out.push_back(static_cast<char>(c));
+}
+
+// One zlib stream for all of a pack's objects: compress2() would set up
+// (and allocate ~300 KB for) a new one per object.
+class Deflater {
+ public:
+  Deflater() {
+    if (deflateInit(&z_, Z_BEST_SPEED) != Z_OK) {
+      throw Error(ErrorKind::kIo, "zlib: cannot start a deflate stream");
+    }
+  }
+  ~Deflater() { deflateEnd(&z_); }
+  void Append(std::string& out, const std::string& data) {
+    deflateReset(&z_);
+    size_t at = out.size();
+    out.resize(at + deflateBound(&z_, static_cast<uLong>(data.size())));
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z_.avail_in = static_cast<uInt>(data.size());
+    z_.next_out = reinterpret_cast<Bytef*>(&out[at]);
+    z_.avail_out = static_cast<uInt>(out.size() - at);
+    if (deflate(&z_, Z_FINISH) != Z_STREAM_END) {
+      throw Error(ErrorKind::kIo, "zlib: cannot compress an object for a pack");
+    }
+    out.resize(out.size() - z_.avail_out);
+  }
+
+ private:
+  z_stream z_{};
+};
+
+void SyncDir(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    throw Error(ErrorKind::kIo, "syncing " + dir + ": " + std::strerror(err));
+  }
+  close(fd);
+}
+
+}  // namespace
+
+constexpr size_t kSpares = 8;  // two per commit: a burst of four commits
+
+SparePool::SparePool(std::string git_dir) : dir_(std::move(git_dir) + "/xgdb-spare") {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);  // half-written leftovers; never reused
+  std::filesystem::create_directories(dir_, ec);
+  thread_ = std::thread([this] { Run(); });
+}
+
+SparePool::~SparePool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  for (const std::string& p : ready_) unlink(p.c_str());
+}
+
+std::string SparePool::Take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
+  if (ready_.empty()) return "";
+  std::string p = std::move(ready_.back());
+  ready_.pop_back();
+  return p;
+}
+
+void SparePool::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    if (ready_.size() >= kSpares) {
+      cv_.wait(lock);
+      continue;
+    }
+    std::string path = dir_ + "/spare-" + std::to_string(getpid()) + "-" + std::to_string(++made_);
+    lock.unlock();
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) close(fd);
+    lock.lock();
+    if (fd < 0) {  // e.g. a read-only repository: commits make their own
+      cv_.wait_for(lock, std::chrono::seconds(1));
+      continue;
+    }
+    ready_.push_back(std::move(path));
+  }
+}
+
+namespace {
+
+struct IndexEntry {
+  const git_oid* id;
+  uint64_t offset;
+  uint32_t crc;
+};
+
+// Seals `pack` (header and entries) with its checksum, builds its index and
+// writes both (see WritePackFiles).
+std::string WriteFiles(const std::string& git_dir, std::string& pack,
+                       std::vector<IndexEntry>& entries, bool fsync, SparePool* spares) {
+  std::string pack_dir = git_dir;
+  if (!pack_dir.empty() && pack_dir.back() == '/') pack_dir.pop_back();
+  pack_dir += "/objects/pack";
+  using Entry = IndexEntry;
+  unsigned char pack_sum[20];
+  {
+    Sha1 sha;
+    sha.Update(pack);
+    sha.Final(pack_sum);
+  }
+  pack.append(reinterpret_cast<const char*>(pack_sum), 20);
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return git_oid_cmp(a.id, b.id) < 0;
+  });
+  std::string idx("\377tOc", 4);
+  PutBe32(idx, 2);
+  uint32_t fanout[256] = {};
+  for (const Entry& e : entries) ++fanout[e.id->id[0]];
+  for (int i = 1; i < 256; ++i) fanout[i] += fanout[i - 1];
+  for (uint32_t f : fanout) PutBe32(idx, f);
+  for (const Entry& e : entries) idx.append(reinterpret_cast<const char*>(e.id->id), 20);
+  for (const Entry& e : entries) PutBe32(idx, e.crc);
+  std::vector<uint64_t> large;
+  for (const Entry& e : entries) {
+    if (e.offset < 0x80000000u) {
+      PutBe32(idx, static_cast<uint32_t>(e.offset));
+    } else {
+      PutBe32(idx, 0x80000000u | static_cast<uint32_t>(large.size()));
+      large.push_back(e.offset);
+    }
+  }
+  for (uint64_t off : large) {
+    PutBe32(idx, static_cast<uint32_t>(off >> 32));
+    PutBe32(idx, static_cast<uint32_t>(off));
+  }
+  idx.append(reinterpret_cast<const char*>(pack_sum), 20);
+  unsigned char idx_sum[20];
+  {
+    Sha1 sha;
+    sha.Update(idx);
+    sha.Final(idx_sum);
+  }
+  idx.append(reinterpret_cast<const char*>(idx_sum), 20);
+
+  git_oid name;
+  git_oid_fromraw(&name, pack_sum);
+  std::string base = pack_dir + "/pack-" + OidHex(name);
+  TempFile pack_file(pack_dir, spares);
+  pack_file.Write(pack);
+  TempFile idx_file(pack_dir, spares);
+  idx_file.Write(idx);
+  pack_file.Commit(base + ".pack", fsync);
+  idx_file.Commit(base + ".idx", fsync);
+  if (fsync) SyncDir(pack_dir);
+  return base + ".pack";
+}
+
+}  // namespace
+
+std::string WritePackFiles(const std::string& git_dir, const std::vector<PackObject>& objects,
+                           bool fsync, SparePool* spares) {
+  std::vector<IndexEntry> entries;
+  entries.reserve(objects.size());
+  std::string pack = "PACK";
+  PutBe32(pack, 2);
+  PutBe32(pack, static_cast<uint32_t>(objects.size()));
+  Deflater deflater;
+  for (const PackObject& o : objects) {
+    size_t start = pack.size();
+    PutObjectHeader(pack, o.type, o.data->size());
+    deflater.Append(pack, *o.data);
+    uint32_t crc = static_cast<uint32_t>(
+        crc32(0, reinterpret_cast<const Bytef*>(pack.data() + start),
+              static_cast<uInt>(pack.size() - start)));
+    entries.push_back({&o.id, start, crc});
+  }
+  return WriteFiles(git_dir, pack, entries, fsync, spares);
+}
+
+std::string WriteRawPackFiles(const std::string& git_dir, const std::vector<RawPackEntry>& raw,
+                              bool fsync) {
+  std::vector<IndexEntry> entries;
+  entries.reserve(raw.size());
+  std::string pack = "PACK";
+  PutBe32(pack, 2);
+  PutBe32(pack, static_cast<uint32_t>(raw.size()));
+  for (const RawPackEntry& e : raw) {
+    entries.push_back({&e.id, pack.size(), e.crc});
+    pack.append(e.bytes);
+  }
+  return WriteFiles(git_dir, pack, entries, fsync, nullptr);
+}
+
+}  // namespace xgdb::store
