@@ -300,6 +300,30 @@ TEST_F(TransportTest, TlsOnTcpServesWithTheSecretAndRefusesWithout) {
   EXPECT_EQ(std::string::npos, plain.output.find("200")) << plain.output;
 }
 
+// An answer given while the server stops (a long poll answered at
+// shutdown) still reaches its client.
+TEST_F(TransportTest, StopDeliversAnswersAlreadyUnderWay) {
+  ServerOptions o;
+  o.unix_socket = socket_;
+  std::atomic<bool> arrived{false};
+  std::thread answerer;
+  HttpServer server(o, [&](Request r, Responder respond) {
+    arrived = true;
+    answerer = std::thread([respond, body = r.body] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      respond(rpc::RpcResult{200, "late:" + body, ""});
+    });
+  });
+  server.Start();
+  Connection c = Unix();
+  c.Send("POST /remote_db_access HTTP/1.1\r\ncontent-length: 1\r\n\r\nz");
+  while (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::thread stopper([&] { server.Stop(); });
+  EXPECT_EQ("late:z", c.ReadAnswer().body);
+  stopper.join();
+  answerer.join();
+}
+
 TEST_F(TransportTest, HandlerFailureIs500AndCloses) {
   StartServer();
   Connection c = Unix();

@@ -58,6 +58,13 @@ struct HttpServer::Impl {
   ServerOptions options;
   Handler handler;
   std::atomic<size_t> connections{0};
+  // Requests handed to the handler whose answer is not written yet: Stop()
+  // lets them finish (a long poll answered at shutdown still reaches its
+  // client).
+  std::atomic<int> answers_pending{0};
+  // Keeps the I/O threads running while no operation is outstanding (a
+  // connection waiting for a late answer has none).
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
   std::unique_ptr<SecretChecker> secrets;
   std::unique_ptr<ssl::context> tls;
   asio::io_context ioc;
@@ -214,6 +221,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     http_minor_ = head.http_minor;
     keep_alive_ = head.keep_alive;
     Request request{version, std::move(body), head.task};
+    ++server_.answers_pending;
+    answer_counted_ = true;
     auto run = [self = this->shared_from_this(), request = std::move(request)]() mutable {
       // The answer may come from any thread, later: hop back onto the
       // connection's executor before touching the connection.
@@ -260,6 +269,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     asio::async_write(stream_, asio::buffer(out_),
                       [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
                         self->DisarmTimer();
+                        if (self->answer_counted_) {
+                          self->answer_counted_ = false;
+                          --self->server_.answers_pending;
+                        }
                         if (ec || self->close_after_write_) return self->Close();
                         self->first_ = false;
                         self->Process();
@@ -287,6 +300,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool consumed_any_ = false;  // a PROXY line is only allowed before this
   Clock::time_point head_deadline_;
   bool framed_ = false, keep_alive_ = true, close_after_write_ = false;
+  bool answer_counted_ = false;  // counted in answers_pending until written
   int http_minor_ = 1;
   std::string out_;
 };
@@ -422,6 +436,7 @@ void HttpServer::Start() {
   if (o.handler_threads > 0) {
     s.handler_pool = std::make_unique<asio::thread_pool>(static_cast<size_t>(o.handler_threads));
   }
+  s.keep_running.emplace(s.ioc.get_executor());
   int n = o.io_threads > 0 ? o.io_threads : 2;
   for (int i = 0; i < n; ++i) {
     s.threads.emplace_back([&s] {
@@ -442,6 +457,19 @@ void HttpServer::Stop() {
   Impl& s = *impl_;
   if (!s.started || s.stopped) return;
   s.stopped = true;
+  // Stop taking connections, then give answers already on their way (a
+  // long poll answered at shutdown, a write finishing) a moment to reach
+  // their clients before every connection is dropped.
+  asio::post(s.ioc, [&s] {
+    boost::system::error_code ignored;
+    if (s.unix_acceptor) s.unix_acceptor->close(ignored);
+    if (s.tcp_acceptor) s.tcp_acceptor->close(ignored);
+  });
+  auto grace_end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (s.answers_pending.load() > 0 && std::chrono::steady_clock::now() < grace_end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  s.keep_running.reset();
   s.ioc.stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
