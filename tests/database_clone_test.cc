@@ -7,6 +7,7 @@
 
 #include "db/persistent_map.h"
 #include "support/paths.h"
+#include "support/schemas.h"
 #include "xgdb/database.h"
 #include "xgdb/error.h"
 
@@ -326,12 +327,7 @@ TEST(DatabaseCloneTest, ApplyRowsRefusesBadRows) {
 }
 
 TEST(DatabaseCloneTest, ApplyRowsDeletesAndMirrorsManyToMany) {
-  auto schema = Schema::FromJson(R"J({"schema_major_vsn": 1, "schema_minor_vsn": 1, "tables": [
-    {"name": "foo", "columns": [{"name": "_ref", "type": "String"}, {"name": "uuid", "type": "String"},
-      {"name": "bars", "type": "Set", "default": "()", "issetref": true}]},
-    {"name": "bar", "columns": [{"name": "_ref", "type": "String"}, {"name": "uuid", "type": "String"},
-      {"name": "foos", "type": "Set", "default": "()", "issetref": true}]}],
-    "many_to_many": [{"table": "foo", "field": "bars", "other_table": "bar", "other_field": "foos"}]})J");
+  auto schema = test::FooBarManyToManySchema();
   Database db(schema);
   db.FinishLoad();
   db.CreateRow("bar", {{"uuid", "b1"}}, "bar:1");

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "support/paths.h"
+#include "support/schemas.h"
 #include "xgdb/error.h"
 
 namespace xgdb {
@@ -519,12 +520,7 @@ TEST_F(DatabaseTest, StructuredErrorOrder) {
 // ---------------------------------------------------------------- many-to-many
 
 TEST(DatabaseManyToManyTest, PrimaryWritesAreMirrored) {
-  auto schema = Schema::FromJson(R"J({"schema_major_vsn": 1, "schema_minor_vsn": 1, "tables": [
-    {"name": "foo", "columns": [{"name": "_ref", "type": "String"}, {"name": "uuid", "type": "String"},
-      {"name": "bars", "type": "Set", "default": "()", "issetref": true}]},
-    {"name": "bar", "columns": [{"name": "_ref", "type": "String"}, {"name": "uuid", "type": "String"},
-      {"name": "foos", "type": "Set", "default": "()", "issetref": true}]}],
-    "many_to_many": [{"table": "foo", "field": "bars", "other_table": "bar", "other_field": "foos"}]})J");
+  auto schema = test::FooBarManyToManySchema();
   Database db(schema);
   db.FinishLoad();
   db.CreateRow("bar", {{"uuid", "b1"}}, "bar:1");

@@ -36,6 +36,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench_util.h"
 #include "store/git_ptr.h"
 #include "xgdb/error.h"
 #include "xgdb/statedb.h"
@@ -45,18 +46,6 @@ namespace xgdb::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 std::string SelfPath() { return fs::read_symlink("/proc/self/exe").string(); }
 

@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench_util.h"
 #include "event/event_calls.h"
 #include "event/event_diff.h"
 #include "event/event_hub.h"
@@ -44,19 +45,11 @@ namespace {
 
 using namespace xgdb;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Percentile;
 using nlohmann::json;
 
-double Ms(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+double Ms(Clock::time_point a, Clock::time_point b) { return bench::Ms(b - a); }
 
 std::shared_ptr<const Schema> BenchSchema() {
   return Schema::FromJson(R"JSON({

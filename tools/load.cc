@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench_util.h"
 #include "server/client.h"
 #include "server/http_server.h"
 #include "xgdb/error.h"
@@ -34,7 +35,8 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using xgdb::bench::Clock;
+using xgdb::bench::Percentile;
 using xgdb::server::Connection;
 
 std::string V(const std::string& s) { return "<value>" + s + "</value>"; }
@@ -141,13 +143,6 @@ Result Drive(const std::string& socket, int connections, double seconds,
     }
   }
   return all;
-}
-
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-  return v[k];
 }
 
 std::vector<Op> ParseMix(const std::string& text) {

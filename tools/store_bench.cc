@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "store/git_ptr.h"
 #include "store/repack.h"
 #include "xgdb/error.h"
@@ -34,16 +35,9 @@ namespace {
 
 using namespace xgdb;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+using bench::Clock;
+using bench::Median;
+using bench::Seconds;
 
 StoreOptions Options(const std::string& path, bool fsync) {
   StoreOptions o;

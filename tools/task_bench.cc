@@ -15,13 +15,15 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench_util.h"
 #include "task/task_manager.h"
 #include "xgdb/store.h"
 
 namespace {
 
 using namespace xgdb;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Ms;
 
 std::shared_ptr<const Schema> BenchSchema() {
   return Schema::FromJson(R"JSON({
@@ -47,7 +49,6 @@ std::string Ref(size_t i) {
   return buf;
 }
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

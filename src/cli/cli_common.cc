@@ -108,6 +108,15 @@ std::string FirstLine(const std::string& message) {
   return message.substr(0, message.find('\n'));
 }
 
+std::string FieldChangeLine(const FieldChange& c) {
+  switch (c.kind) {
+    case FieldChange::Kind::kAdded: return "+ " + c.field + ": " + OneLine(c.new_value, 160);
+    case FieldChange::Kind::kRemoved: return "- " + c.field + ": " + OneLine(c.old_value, 160);
+    default:
+      return c.field + ": " + OneLine(c.old_value, 120) + " -> " + OneLine(c.new_value, 120);
+  }
+}
+
 std::string OneLine(const std::string& s, size_t width) {
   std::string out;
   for (unsigned char c : s) {

@@ -85,6 +85,9 @@ std::string FirstLine(const std::string& message);
 // `s` shortened to `width` characters with "..." when longer; control
 // characters shown as escapes so one value stays on one line.
 std::string OneLine(const std::string& s, size_t width = 0);
+// A changed field as `diff` and `show` print it: "+ field: new",
+// "- field: old" or "field: old -> new", each value on one line.
+std::string FieldChangeLine(const FieldChange& change);
 
 // A progress line on stderr ("importing: 1200/4000 rows (30%)"), drawn only
 // when stderr is a terminal, at most ten times a second, and erased by

@@ -11,6 +11,7 @@
 
 #include "cli/cli_common.h"
 #include "schema/sexpr.h"
+#include "task/change_json.h"
 #include "xgdb/error.h"
 
 namespace xgdb::cli {
@@ -86,17 +87,6 @@ int RunLog(const GlobalOptions& global, const LogArgs& args) {
   return 0;
 }
 
-const char* KindJson(FieldChange::Kind kind) {
-  switch (kind) {
-    case FieldChange::Kind::kRowAdded: return "row added";
-    case FieldChange::Kind::kRowRemoved: return "row removed";
-    case FieldChange::Kind::kAdded: return "added";
-    case FieldChange::Kind::kRemoved: return "removed";
-    case FieldChange::Kind::kModified: return "modified";
-  }
-  return "?";
-}
-
 // The changes a commit made. A root commit (the initial one of init or an
 // import into a new repository) is compared with nothing: every row added.
 std::vector<FieldChange> ChangesOf(const Store& store, const CommitInfo& commit) {
@@ -165,7 +155,7 @@ int RunShow(const GlobalOptions& global, const std::string& rev_arg) {
   if (global.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& ch : changes) {
-      nlohmann::json j = {{"kind", KindJson(ch.kind)}, {"table", ch.table}, {"ref", ch.ref}};
+      nlohmann::json j = {{"kind", task::ChangeKindName(ch.kind)}, {"table", ch.table}, {"ref", ch.ref}};
       if (!ch.field.empty()) j["field"] = ch.field;
       if (ch.kind == FieldChange::Kind::kModified || ch.kind == FieldChange::Kind::kRemoved) {
         j["old"] = ch.old_value;
@@ -220,24 +210,13 @@ int RunShow(const GlobalOptions& global, const std::string& rev_arg) {
       last_object = object;
       ++objects;
     }
-    switch (ch.kind) {
-      case FieldChange::Kind::kAdded:
-        std::cout << "    + " << ch.field << ": " << OneLine(ch.new_value, 160) << "\n";
-        break;
-      case FieldChange::Kind::kRemoved:
-        std::cout << "    - " << ch.field << ": " << OneLine(ch.old_value, 160) << "\n";
-        break;
-      default: {
-        auto lines = DescribeModified(store->db().schema(), ch);
-        if (!lines) {
-          std::cout << "    " << ch.field << ": " << OneLine(ch.old_value, 120) << " -> "
-                    << OneLine(ch.new_value, 120) << "\n";
-        } else {
-          std::cout << "    " << ch.field << ":\n";
-          for (const auto& l : *lines) std::cout << "        " << l << "\n";
-        }
-        break;
-      }
+    std::optional<std::vector<std::string>> lines;
+    if (ch.kind == FieldChange::Kind::kModified) lines = DescribeModified(store->db().schema(), ch);
+    if (!lines) {
+      std::cout << "    " << FieldChangeLine(ch) << "\n";
+    } else {
+      std::cout << "    " << ch.field << ":\n";
+      for (const auto& l : *lines) std::cout << "        " << l << "\n";
     }
   }
   std::cout << "\n" << objects << " object" << (objects == 1 ? "" : "s") << " changed\n";

@@ -8,21 +8,11 @@
 
 #include "cli/cli_common.h"
 #include "task/branch_apply.h"
+#include "task/change_json.h"
 
 namespace xgdb::cli {
 
 namespace {
-
-const char* KindWord(FieldChange::Kind kind) {
-  switch (kind) {
-    case FieldChange::Kind::kRowAdded: return "row added";
-    case FieldChange::Kind::kRowRemoved: return "row removed";
-    case FieldChange::Kind::kAdded: return "added";
-    case FieldChange::Kind::kRemoved: return "removed";
-    case FieldChange::Kind::kModified: return "modified";
-  }
-  return "modified";
-}
 
 int RunDiff(const GlobalOptions& global, const std::string& from, const std::string& to) {
   auto store = OpenStore(global);
@@ -30,10 +20,7 @@ int RunDiff(const GlobalOptions& global, const std::string& from, const std::str
   std::vector<FieldChange> changes = store->Diff(a, b);
   if (global.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const FieldChange& c : changes) {
-      out.push_back({{"kind", KindWord(c.kind)}, {"table", c.table}, {"ref", c.ref},
-                     {"field", c.field}, {"old", c.old_value}, {"new", c.new_value}});
-    }
+    for (const FieldChange& c : changes) out.push_back(task::ChangeJson(c));
     PrintJson({{"from", a}, {"to", b}, {"changes", out}});
     return 0;
   }
@@ -58,17 +45,7 @@ int RunDiff(const GlobalOptions& global, const std::string& from, const std::str
       object = c.ref;
       ++objects;
     }
-    switch (c.kind) {
-      case FieldChange::Kind::kAdded:
-        std::cout << "      + " << c.field << ": " << OneLine(c.new_value, 160) << "\n";
-        break;
-      case FieldChange::Kind::kRemoved:
-        std::cout << "      - " << c.field << ": " << OneLine(c.old_value, 160) << "\n";
-        break;
-      default:
-        std::cout << "      " << c.field << ": " << OneLine(c.old_value, 120) << " -> "
-                  << OneLine(c.new_value, 120) << "\n";
-    }
+    std::cout << "      " << FieldChangeLine(c) << "\n";
   }
   std::cout << (changes.empty() ? "" : "\n") << objects << " object" << (objects == 1 ? "" : "s")
             << " changed between " << a.substr(0, 12) << " and " << b.substr(0, 12) << "\n";

@@ -1,15 +1,11 @@
 #include "db/xml_utf8.h"
 
-#include <cstdint>
-
 namespace xgdb::db {
 
-namespace {
 bool IsXmlChar(uint32_t c) {
   return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) ||
          (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
 }
-}  // namespace
 
 size_t ValidXmlUtf8Prefix(std::string_view s) {
   size_t i = 0;
@@ -41,6 +37,24 @@ size_t ValidXmlUtf8Prefix(std::string_view s) {
     i += n;
   }
   return i;
+}
+
+void AppendUtf8(std::string& out, uint32_t u) {
+  if (u < 0x80) {
+    out += static_cast<char>(u);
+  } else if (u < 0x800) {
+    out += static_cast<char>(0xC0 | (u >> 6));
+    out += static_cast<char>(0x80 | (u & 0x3F));
+  } else if (u < 0x10000) {
+    out += static_cast<char>(0xE0 | (u >> 12));
+    out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (u & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (u >> 18));
+    out += static_cast<char>(0x80 | ((u >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (u & 0x3F));
+  }
 }
 
 }  // namespace xgdb::db

@@ -5,15 +5,25 @@
 #define XGDB_DB_XML_UTF8_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace xgdb::db {
+
+// XML 1.0 {Char}: what may appear in a document at all, raw or as &#N;.
+bool IsXmlChar(uint32_t code_point);
 
 // Length of the longest prefix of `s` made of whole, valid UTF-8 sequences
 // encoding XML Chars (#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
 // [#x10000-#x10FFFF]).
 size_t ValidXmlUtf8Prefix(std::string_view s);
 inline bool IsValidXmlUtf8(std::string_view s) { return ValidXmlUtf8Prefix(s) == s.size(); }
+
+// Appends `code_point` (at most 0x10FFFF) as UTF-8. Surrogates are encoded
+// like any other code point (as yojson does for a lone low surrogate): the
+// checks above refuse them later.
+void AppendUtf8(std::string& out, uint32_t code_point);
 
 }  // namespace xgdb::db
 

@@ -4,33 +4,16 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "db/xml_utf8.h"
 #include "xgdb/error.h"
 
 namespace xgdb::rpc {
 namespace {
 
+using db::AppendUtf8;
+
 [[noreturn]] void Fail(const std::string& why) {
   throw Error(ErrorKind::kBadRequest, "v2 request is not acceptable JSON: " + why);
-}
-
-void AppendUtf8(std::string& out, uint32_t u) {
-  // Surrogate code points are encoded like any other (as yojson does for a
-  // lone low surrogate); the database's UTF-8 check refuses them later.
-  if (u < 0x80) {
-    out += static_cast<char>(u);
-  } else if (u < 0x800) {
-    out += static_cast<char>(0xC0 | (u >> 6));
-    out += static_cast<char>(0x80 | (u & 0x3F));
-  } else if (u < 0x10000) {
-    out += static_cast<char>(0xE0 | (u >> 12));
-    out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (u & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (u >> 18));
-    out += static_cast<char>(0x80 | ((u >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (u & 0x3F));
-  }
 }
 
 class JsonReader {

@@ -28,8 +28,7 @@ FilterValue DecodeFilterValue(const XmlNode& v) {
   const std::vector<XmlNode>& items = ArrayOf(v, 2, "a filter value");
   std::string tag = XmlToString(items[0]);
   FilterValue out;
-  if (tag == "field") out.is_field = true;
-  else if (tag != "literal") Bad("unknown filter value tag " + tag);
+  if (!FilterValueTag(tag, &out.is_field)) Bad("unknown filter value tag " + tag);
   out.text = XmlToString(items[1]);
   return out;
 }
@@ -38,36 +37,19 @@ FilterExpr DecodeFilter(const XmlNode& v) {
   const std::vector<XmlNode>& items = XmlToArray(v);
   if (items.empty() || items.size() > 3) Bad("malformed filter expression");
   std::string tag = XmlToString(items[0]);
-  FilterExpr e;
-  if (items.size() == 1 && tag == "true") {
-    e.op = FilterExpr::Op::kTrue;
-  } else if (items.size() == 1 && tag == "false") {
-    e.op = FilterExpr::Op::kFalse;
-  } else if (items.size() == 2 && tag == "not") {
-    e.op = FilterExpr::Op::kNot;
-    e.children.push_back(DecodeFilter(items[1]));
-  } else if (items.size() == 3 && (tag == "and" || tag == "or")) {
-    e.op = tag == "and" ? FilterExpr::Op::kAnd : FilterExpr::Op::kOr;
-    e.children.push_back(DecodeFilter(items[1]));
-    e.children.push_back(DecodeFilter(items[2]));
-  } else if (items.size() == 3 && tag == "eq") {
-    e.op = FilterExpr::Op::kEq;
-    e.lhs = DecodeFilterValue(items[1]);
-    e.rhs = DecodeFilterValue(items[2]);
-  } else {
-    Bad("unknown filter expression " + tag);
-  }
-  return e;
+  std::optional<FilterExpr> e = MakeFilter(
+      tag, items.size() - 1, [&items](size_t i) { return DecodeFilter(items[i + 1]); },
+      [&items](size_t i) { return DecodeFilterValue(items[i + 1]); });
+  if (!e) Bad("unknown filter expression " + tag);
+  return std::move(*e);
 }
 
 StructuredOp DecodeOp(const XmlNode& v) {
   // The v1 client sends AddMapLegacy as "addmap", so there is no name for it.
   std::string s = XmlToString(v);
-  if (s == "addset") return StructuredOp::kAddSet;
-  if (s == "removeset") return StructuredOp::kRemoveSet;
-  if (s == "addmap") return StructuredOp::kAddMap;
-  if (s == "removemap") return StructuredOp::kRemoveMap;
-  Bad("unknown structured op " + s);
+  std::optional<StructuredOp> op = StructuredOpFromWire(s);
+  if (!op || *op == StructuredOp::kAddMapLegacy) Bad("unknown structured op " + s);
+  return *op;
 }
 
 void EncodeFilterValue(XmlWriter& w, const FilterValue& v) {
@@ -138,17 +120,6 @@ void EncodeOption(XmlWriter& w, const std::optional<std::string>& o) {
   w.EndArray();
 }
 
-const char* OpName(StructuredOp op) {
-  switch (op) {
-    case StructuredOp::kAddSet: return "addset";
-    case StructuredOp::kRemoveSet: return "removeset";
-    case StructuredOp::kRemoveMap: return "removemap";
-    case StructuredOp::kAddMap:
-    case StructuredOp::kAddMapLegacy: return "addmap";  // as xapi's client does
-  }
-  return "addmap";
-}
-
 }  // namespace
 
 Call DecodeV1Request(std::string_view body) {
@@ -162,34 +133,24 @@ Call DecodeV1Request(std::string_view body) {
   if (!name) Bad("unknown function " + function);
   Call call;
   call.name = *name;
-  switch (*name) {
-    case CallName::kGetTableFromRef:
-    case CallName::kIsValidRef:
-    case CallName::kReadRefs:
-      call.args = {XmlToString(args)};
+  switch (ArgShapeOf(*name)) {
+    case ArgShape::kStrings: {
+      // A single argument is sent bare, several as an array.
+      size_t n = StringArgCount(*name);
+      call.args = n == 1 ? std::vector<std::string>{XmlToString(args)}
+                         : Strings(args, n, "the arguments");
       break;
-    case CallName::kFindRefsWithFilter:
-    case CallName::kReadRecordsWhere: {
+    }
+    case ArgShape::kTableAndFilter: {
       const std::vector<XmlNode>& items = ArrayOf(args, 2, "the arguments");
       call.args = {XmlToString(items[0])};
       call.expr = DecodeFilter(items[1]);
       break;
     }
-    case CallName::kReadFieldWhere:
-    case CallName::kWriteField:
+    case ArgShape::kWhere:
       call.args = Strings(args, 4, "the arguments");
       break;
-    case CallName::kDbGetByUuid:
-    case CallName::kDbGetByUuidOpt:
-    case CallName::kDbGetByNameLabel:
-    case CallName::kDeleteRow:
-    case CallName::kReadRecord:
-      call.args = Strings(args, 2, "the arguments");
-      break;
-    case CallName::kReadField:
-      call.args = Strings(args, 3, "the arguments");
-      break;
-    case CallName::kCreateRow: {
+    case ArgShape::kCreateRow: {
       const std::vector<XmlNode>& items = ArrayOf(args, 3, "the arguments");
       call.args = {XmlToString(items[0]), XmlToString(items[2])};
       for (const XmlNode& pair : XmlToArray(items[1])) {
@@ -198,7 +159,7 @@ Call DecodeV1Request(std::string_view body) {
       }
       break;
     }
-    case CallName::kProcessStructuredField: {
+    case ArgShape::kStructured: {
       const std::vector<XmlNode>& items = ArrayOf(args, 5, "the arguments");
       call.args = Strings(items[0], 2, "the key/value pair");
       for (int i = 1; i <= 3; ++i) call.args.push_back(XmlToString(items[i]));
@@ -213,24 +174,13 @@ std::string EncodeV1Reply(const Reply& r) {
   XmlWriter w;
   w.BeginArray();
   w.String("success");
-  switch (r.name) {
-    case CallName::kGetTableFromRef:
-    case CallName::kDbGetByUuidOpt:
-      EncodeOption(w, r.option);
-      break;
-    case CallName::kIsValidRef: w.Bool(r.flag); break;
-    case CallName::kReadRefs:
-    case CallName::kFindRefsWithFilter:
-    case CallName::kReadFieldWhere:
-    case CallName::kDbGetByNameLabel:
-      EncodeStrings(w, r.list);
-      break;
-    case CallName::kDbGetByUuid:
-    case CallName::kReadField:
-      w.String(r.text);
-      break;
-    case CallName::kReadRecord: EncodeRecord(w, r.record); break;
-    case CallName::kReadRecordsWhere:
+  switch (ReplyShapeOf(r.name)) {
+    case ReplyShape::kOption: EncodeOption(w, r.option); break;
+    case ReplyShape::kFlag: w.Bool(r.flag); break;
+    case ReplyShape::kList: EncodeStrings(w, r.list); break;
+    case ReplyShape::kText: w.String(r.text); break;
+    case ReplyShape::kRecord: EncodeRecord(w, r.record); break;
+    case ReplyShape::kRecords:
       w.BeginArray();
       for (const auto& [ref, record] : r.records) {
         w.BeginArray();
@@ -240,12 +190,7 @@ std::string EncodeV1Reply(const Reply& r) {
       }
       w.EndArray();
       break;
-    case CallName::kCreateRow:
-    case CallName::kDeleteRow:
-    case CallName::kWriteField:
-    case CallName::kProcessStructuredField:
-      w.String("");  // unit
-      break;
+    case ReplyShape::kUnit: w.String(""); break;
   }
   w.EndArray();
   return w.Take();
@@ -269,38 +214,36 @@ std::string EncodeV1Request(const Call& c) {
   w.String(WireName(c.name));
   w.String("");
   const std::vector<std::string>& a = c.args;
-  switch (c.name) {
-    case CallName::kGetTableFromRef:
-    case CallName::kIsValidRef:
-    case CallName::kReadRefs:
-      w.String(a.at(0));
+  switch (ArgShapeOf(c.name)) {
+    case ArgShape::kStrings:
+      if (StringArgCount(c.name) == 1) w.String(a.at(0));
+      else EncodeStrings(w, a);
       break;
-    case CallName::kFindRefsWithFilter:
-    case CallName::kReadRecordsWhere:
+    case ArgShape::kTableAndFilter:
       w.BeginArray();
       w.String(a.at(0));
       EncodeFilter(w, c.expr);
       w.EndArray();
       break;
-    case CallName::kCreateRow:
+    case ArgShape::kWhere:
+      EncodeStrings(w, a);
+      break;
+    case ArgShape::kCreateRow:
       w.BeginArray();
       w.String(a.at(0));
       EncodePairs(w, c.fields);
       w.String(a.at(1));
       w.EndArray();
       break;
-    case CallName::kProcessStructuredField:
+    case ArgShape::kStructured:
       w.BeginArray();
       w.BeginArray();  // the (key, value) pair
       w.String(a.at(0));
       w.String(a.at(1));
       w.EndArray();
       for (int i = 2; i <= 4; ++i) w.String(a.at(i));
-      w.String(OpName(c.op));
+      w.String(StructuredOpWireName(c.op, /*capitalized=*/false));
       w.EndArray();
-      break;
-    default:
-      EncodeStrings(w, a);
       break;
   }
   w.EndArray();

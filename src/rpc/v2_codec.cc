@@ -52,8 +52,7 @@ const JsonValue& Arg(const Variant& v, size_t i) { return v.args->items[i + 1]; 
 FilterValue DecodeFilterValue(const JsonValue& j) {
   Variant v = AsVariant(j);
   FilterValue out;
-  if (v.arity == 1 && (v.name == "field" || v.name == "literal")) {
-    out.is_field = v.name == "field";
+  if (v.arity == 1 && FilterValueTag(v.name, &out.is_field)) {
     out.text = Str(Arg(v, 0));
     return out;
   }
@@ -62,38 +61,24 @@ FilterValue DecodeFilterValue(const JsonValue& j) {
 
 FilterExpr DecodeFilter(const JsonValue& j) {
   Variant v = AsVariant(j);
-  FilterExpr e;
-  if (v.args == nullptr && v.name == "true") {
-    e.op = FilterExpr::Op::kTrue;
-  } else if (v.args == nullptr && v.name == "false") {
-    e.op = FilterExpr::Op::kFalse;
-  } else if (v.arity == 1 && v.name == "not") {
-    e.op = FilterExpr::Op::kNot;
-    e.children.push_back(DecodeFilter(Arg(v, 0)));
-  } else if (v.arity == 2 && (v.name == "and" || v.name == "or")) {
-    e.op = v.name == "and" ? FilterExpr::Op::kAnd : FilterExpr::Op::kOr;
-    e.children.push_back(DecodeFilter(Arg(v, 0)));
-    e.children.push_back(DecodeFilter(Arg(v, 1)));
-  } else if (v.arity == 2 && v.name == "eq") {
-    e.op = FilterExpr::Op::kEq;
-    e.lhs = DecodeFilterValue(Arg(v, 0));
-    e.rhs = DecodeFilterValue(Arg(v, 1));
-  } else {
-    Bad("unknown filter expression " + v.name);
+  std::optional<FilterExpr> e;
+  // A constructor without arguments is only ever a bare string: ["True"] is
+  // not True.
+  if (v.args == nullptr || v.arity > 0) {
+    e = MakeFilter(
+        v.name, v.arity, [&v](size_t i) { return DecodeFilter(Arg(v, i)); },
+        [&v](size_t i) { return DecodeFilterValue(Arg(v, i)); });
   }
-  return e;
+  if (!e) Bad("unknown filter expression " + v.name);
+  return std::move(*e);
 }
 
 StructuredOp DecodeOp(const JsonValue& j) {
   Variant v = AsVariant(j);
-  if (v.args == nullptr) {
-    if (v.name == "addset") return StructuredOp::kAddSet;
-    if (v.name == "removeset") return StructuredOp::kRemoveSet;
-    if (v.name == "addmap") return StructuredOp::kAddMap;
-    if (v.name == "removemap") return StructuredOp::kRemoveMap;
-    if (v.name == "addmaplegacy") return StructuredOp::kAddMapLegacy;
-  }
-  Bad("unknown structured op " + v.name);
+  std::optional<StructuredOp> op;
+  if (v.args == nullptr) op = StructuredOpFromWire(v.name);
+  if (!op) Bad("unknown structured op " + v.name);
+  return *op;
 }
 
 // Db_cache_types.where_record: keys lower-cased, unknown keys ignored, each
@@ -192,17 +177,6 @@ void EncodeOption(JsonWriter& w, const std::optional<std::string>& o) {
   w.EndArray();
 }
 
-const char* OpName(StructuredOp op) {
-  switch (op) {
-    case StructuredOp::kAddSet: return "AddSet";
-    case StructuredOp::kRemoveSet: return "RemoveSet";
-    case StructuredOp::kRemoveMap: return "RemoveMap";
-    case StructuredOp::kAddMap:
-    case StructuredOp::kAddMapLegacy: return "AddMap";  // as xapi's client does
-  }
-  return "AddMap";
-}
-
 }  // namespace
 
 Call DecodeV2Request(std::string_view body) {
@@ -221,41 +195,25 @@ Call DecodeV2Request(std::string_view body) {
     for (size_t i = 0; i < n; ++i) out.push_back(Str(Arg(v, i)));
     return out;
   };
-  switch (*name) {
-    case CallName::kGetTableFromRef:
-    case CallName::kIsValidRef:
-    case CallName::kReadRefs:
-      call.args = strings(1);
+  switch (ArgShapeOf(*name)) {
+    case ArgShape::kStrings:
+      call.args = strings(StringArgCount(*name));
       break;
-    case CallName::kFindRefsWithFilter:
-    case CallName::kReadRecordsWhere:
+    case ArgShape::kTableAndFilter:
       need(2);
       call.args = {Str(Arg(v, 0))};
       call.expr = DecodeFilter(Arg(v, 1));
       break;
-    case CallName::kReadFieldWhere:
+    case ArgShape::kWhere:
       need(1);
       call.args = DecodeWhereRecord(Arg(v, 0));
       break;
-    case CallName::kWriteField:
-      call.args = strings(4);
-      break;
-    case CallName::kDbGetByUuid:
-    case CallName::kDbGetByUuidOpt:
-    case CallName::kDbGetByNameLabel:
-    case CallName::kDeleteRow:
-    case CallName::kReadRecord:
-      call.args = strings(2);
-      break;
-    case CallName::kReadField:
-      call.args = strings(3);
-      break;
-    case CallName::kCreateRow:
+    case ArgShape::kCreateRow:
       need(3);
       call.args = {Str(Arg(v, 0)), Str(Arg(v, 2))};
       call.fields = DecodeFields(Arg(v, 1));
       break;
-    case CallName::kProcessStructuredField: {
+    case ArgShape::kStructured: {
       need(5);
       const JsonValue& pair = Arg(v, 0);
       if (pair.type != Type::kArray || pair.items.size() != 2) Bad("expected a [key, value] pair");
@@ -272,24 +230,13 @@ std::string EncodeV2Reply(const Reply& r) {
   JsonWriter w;
   w.BeginArray();
   w.String(Capitalized(WireName(r.name)));
-  switch (r.name) {
-    case CallName::kGetTableFromRef:
-    case CallName::kDbGetByUuidOpt:
-      EncodeOption(w, r.option);
-      break;
-    case CallName::kIsValidRef: w.Bool(r.flag); break;
-    case CallName::kReadRefs:
-    case CallName::kFindRefsWithFilter:
-    case CallName::kReadFieldWhere:
-    case CallName::kDbGetByNameLabel:
-      EncodeStrings(w, r.list);
-      break;
-    case CallName::kDbGetByUuid:
-    case CallName::kReadField:
-      w.String(r.text);
-      break;
-    case CallName::kReadRecord: EncodeRecordHalves(w, r.record); break;
-    case CallName::kReadRecordsWhere:
+  switch (ReplyShapeOf(r.name)) {
+    case ReplyShape::kOption: EncodeOption(w, r.option); break;
+    case ReplyShape::kFlag: w.Bool(r.flag); break;
+    case ReplyShape::kList: EncodeStrings(w, r.list); break;
+    case ReplyShape::kText: w.String(r.text); break;
+    case ReplyShape::kRecord: EncodeRecordHalves(w, r.record); break;
+    case ReplyShape::kRecords:
       // A (string * record) list is an object keyed by ref.
       w.BeginObject();
       for (const auto& [ref, record] : r.records) {
@@ -300,12 +247,7 @@ std::string EncodeV2Reply(const Reply& r) {
       }
       w.EndObject();
       break;
-    case CallName::kCreateRow:
-    case CallName::kDeleteRow:
-    case CallName::kWriteField:
-    case CallName::kProcessStructuredField:
-      w.Null();
-      break;
+    case ReplyShape::kUnit: w.Null(); break;
   }
   w.EndArray();
   return w.Take();
@@ -325,13 +267,15 @@ std::string EncodeV2Request(const Call& c) {
   w.BeginArray();
   w.String(Capitalized(WireName(c.name)));
   const std::vector<std::string>& a = c.args;
-  switch (c.name) {
-    case CallName::kFindRefsWithFilter:
-    case CallName::kReadRecordsWhere:
+  switch (ArgShapeOf(c.name)) {
+    case ArgShape::kStrings:
+      for (const std::string& s : a) w.String(s);
+      break;
+    case ArgShape::kTableAndFilter:
       w.String(a.at(0));
       EncodeFilter(w, c.expr);
       break;
-    case CallName::kReadFieldWhere:
+    case ArgShape::kWhere:
       w.BeginObject();
       w.Key("table"); w.String(a.at(0));
       w.Key("return"); w.String(a.at(1));
@@ -339,21 +283,18 @@ std::string EncodeV2Request(const Call& c) {
       w.Key("where_value"); w.String(a.at(3));
       w.EndObject();
       break;
-    case CallName::kCreateRow:
+    case ArgShape::kCreateRow:
       w.String(a.at(0));
       EncodeObject(w, c.fields);
       w.String(a.at(1));
       break;
-    case CallName::kProcessStructuredField:
+    case ArgShape::kStructured:
       w.BeginArray();
       w.String(a.at(0));
       w.String(a.at(1));
       w.EndArray();
       for (int i = 2; i <= 4; ++i) w.String(a.at(i));
-      w.String(OpName(c.op));
-      break;
-    default:
-      for (const std::string& s : a) w.String(s);
+      w.String(StructuredOpWireName(c.op, /*capitalized=*/true));
       break;
   }
   w.EndArray();

@@ -2,20 +2,18 @@
 #include <cstdint>
 #include <utility>
 
+#include "db/xml_utf8.h"
 #include "rpc/xml_value.h"
 #include "xgdb/error.h"
 
 namespace xgdb::rpc {
 namespace {
 
+using db::AppendUtf8;
+using db::IsXmlChar;
+
 [[noreturn]] void Fail(const std::string& why) {
   throw Error(ErrorKind::kBadRequest, "v1 request is not acceptable XML: " + why);
-}
-
-// XML 1.0 {Char}: what may appear in a document at all, raw or as &#N;.
-bool IsXmlChar(uint32_t u) {
-  return u == 0x09 || u == 0x0A || u == 0x0D || (u >= 0x20 && u <= 0xD7FF) ||
-         (u >= 0xE000 && u <= 0xFFFD) || (u >= 0x10000 && u <= 0x10FFFF);
 }
 
 bool IsWhite(uint32_t u) { return u == 0x20 || u == 0x09 || u == 0x0D || u == 0x0A; }
@@ -40,24 +38,6 @@ bool IsNameChar(uint32_t u) {
   return u == '_' || u == '-' || u == '.' || u == 0xB7 || InRange(u, 'a', 'z') ||
          InRange(u, 'A', 'Z') || InRange(u, '0', '9') || IsNameRange(u) ||
          InRange(u, 0x300, 0x36F) || InRange(u, 0x203F, 0x2040);
-}
-
-void AppendUtf8(std::string& out, uint32_t u) {
-  if (u < 0x80) {
-    out += static_cast<char>(u);
-  } else if (u < 0x800) {
-    out += static_cast<char>(0xC0 | (u >> 6));
-    out += static_cast<char>(0x80 | (u & 0x3F));
-  } else if (u < 0x10000) {
-    out += static_cast<char>(0xE0 | (u >> 12));
-    out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (u & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (u >> 18));
-    out += static_cast<char>(0x80 | ((u >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (u & 0x3F));
-  }
 }
 
 // OCaml's int_of_string, which xmlm applies to character references: an

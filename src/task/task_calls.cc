@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "merge/merge_commit.h"
+#include "task/change_json.h"
 #include "xgdb/error.h"
 
 namespace xgdb::task {
@@ -51,17 +52,6 @@ json CommitJson(const CommitInfo& c) {
           {"host", merge::HostTrailer(c.message)},
           {"task", TaskTrailer(c.message)},
           {"message", c.message}};
-}
-
-const char* ChangeKind(FieldChange::Kind kind) {
-  switch (kind) {
-    case FieldChange::Kind::kRowAdded: return "row added";
-    case FieldChange::Kind::kRowRemoved: return "row removed";
-    case FieldChange::Kind::kAdded: return "added";
-    case FieldChange::Kind::kRemoved: return "removed";
-    case FieldChange::Kind::kModified: return "modified";
-  }
-  return "modified";
 }
 
 }  // namespace
@@ -144,12 +134,7 @@ void RegisterTaskCalls(rpc::ExtensionRegistry& registry, TaskManager& tasks) {
                                              rpc::ReplyFn reply) {
     json list = json::array();
     for (const FieldChange& c : tasks.store().Diff(Arg(args, "from"), Arg(args, "to"))) {
-      list.push_back({{"kind", ChangeKind(c.kind)},
-                      {"table", c.table},
-                      {"ref", c.ref},
-                      {"field", c.field},
-                      {"old", c.old_value},
-                      {"new", c.new_value}});
+      list.push_back(ChangeJson(c));
     }
     reply(rpc::SuccessResult("History_diff", list));
   });
