@@ -388,6 +388,21 @@ TEST(StoreCorruption, SchemaDoesNotParse) {
   ExpectRefused(repo, "schema.json");
 }
 
+TEST(StoreCorruption, GenerationIsNotACount) {
+  for (const char* text : {"12x\n", "12", "012\n", "-3\n", ""}) {
+    TempDir dir;
+    std::string repo = MakeRepo(dir);
+    Rewrite(repo, "meta/generation", HashObject(repo, text));
+    ExpectRefused(repo, "meta/generation does not hold a generation count");
+  }
+  TempDir dir;
+  std::string repo = MakeRepo(dir);
+  Rewrite(repo, "meta/generation", HashObject(repo, "2194689\n"));
+  auto store = Store::Open(TestOptions(repo));
+  EXPECT_EQ(store->GenerationAt("master"), 2194689);
+  EXPECT_EQ(store->GenerationAt("master~1"), 2);  // the commits before count as before
+}
+
 TEST(StoreCorruption, EntryNameDoesNotDecode) {
   TempDir dir;
   std::string repo = MakeRepo(dir);

@@ -33,6 +33,14 @@ struct StoreOptions {
   bool fsync = true;      // fsync packs, refs and the directory on each commit
 };
 
+// What Store::Import records besides the rows.
+struct ImportOptions {
+  // xapi's generation count of the imported database (a state.db manifest's
+  // generation_count), kept in meta/generation so that GenerationAt, and so
+  // an export, never goes below it. 0: none recorded.
+  int64_t generation_count = 0;
+};
+
 struct CommitInfo {
   std::string id;                    // 40 hex digits
   std::vector<std::string> parents;
@@ -60,11 +68,14 @@ class Store {
   // or half-written one; nothing is changed on disk then.
   static std::unique_ptr<Store> Open(const StoreOptions& options);
   // Writes `image` as one commit on master replacing everything (creating
-  // the repository when needed) and returns the store serving it.
+  // the repository when needed) and returns the store serving it. On
+  // failure nothing is left behind: a repository (and directories) it
+  // created are removed, an existing repository is left as it was.
   static std::unique_ptr<Store> Import(const StoreOptions& options,
                                        std::unique_ptr<Database> image,
                                        const std::string& message,
-                                       const ProgressFn& progress = nullptr);
+                                       const ProgressFn& progress = nullptr,
+                                       const ImportOptions& import_options = {});
   ~Store();  // stops the committer and commits what is pending
 
   Database& db();
@@ -96,7 +107,10 @@ class Store {
   CommitInfo GetCommit(const std::string& rev) const;
   // What differs from `from` to `to`, in tables, objects and fields.
   std::vector<FieldChange> Diff(const std::string& from, const std::string& to) const;
-  // The generation count to write into an exported state.db for `rev`.
+  // The generation count to write into an exported state.db for `rev`:
+  // one per first-parent commit, and never below an imported generation
+  // count (docs/format.md, "Generations"). Grows by one per first-parent
+  // commit except at an import that records a larger count.
   int64_t GenerationAt(const std::string& rev) const;
   // Where an object lives in the tree ("xapi/VM/3a/OpaqueRef:3a.../").
   static std::string ObjectPath(const std::string& table, const std::string& ref);

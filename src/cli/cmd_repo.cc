@@ -66,7 +66,7 @@ int RunImport(const GlobalOptions& global, const std::string& file,
   {
     Progress progress("committing " + name);
     store = Store::Import(MakeStoreOptions(global), std::move(image), "import " + name,
-                          progress.Callback());
+                          progress.Callback(), {.generation_count = manifest.generation_count});
   }
   const std::string head = store->Head();
   if (global.json) {

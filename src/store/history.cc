@@ -2,6 +2,7 @@
 // filter, images and diffs of any commit. Diff is a Merkle walk: subtrees
 // with equal ids are skipped without being read, so its cost follows the
 // size of the change, not of the database.
+#include <algorithm>
 #include <ctime>
 #include <map>
 
@@ -9,6 +10,7 @@
 #include "store/layout.h"
 #include "store/name_codec.h"
 #include "store/store_impl.h"
+#include "store/tree_writer.h"
 
 namespace xgdb {
 
@@ -57,6 +59,22 @@ TreePtr LookupTree(git_repository* repo, const git_oid& id) {
   git_tree* raw = nullptr;
   Check(git_tree_lookup(&raw, repo, &id), "reading tree " + OidHex(id));
   return TreePtr(raw);
+}
+
+// The count in a meta/ tree's `generation`, 0 when absent or not a count
+// (Open refuses the latter; history stays readable).
+int64_t ReadGenerationBase(git_repository* repo, const git_oid& meta_id) {
+  git_tree* raw = nullptr;
+  if (git_tree_lookup(&raw, repo, &meta_id) != 0) return 0;  // meta is a file
+  TreePtr meta(raw);
+  const git_tree_entry* e = git_tree_entry_byname(meta.get(), kGenerationEntry);
+  if (e == nullptr || git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB) return 0;
+  git_blob* raw_blob = nullptr;
+  Check(git_blob_lookup(&raw_blob, repo, git_tree_entry_id(e)), "reading meta/generation");
+  BlobPtr blob(raw_blob);
+  std::string_view text(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                        static_cast<size_t>(git_blob_rawsize(blob.get())));
+  return ParseGeneration(text).value_or(0);
 }
 
 git_oid ResolveId(git_repository* repo, const std::string& rev) {
@@ -280,15 +298,42 @@ std::vector<FieldChange> Store::Diff(const std::string& from, const std::string&
 }
 
 int64_t Store::GenerationAt(const std::string& rev) const {
+  // G(c) = max(B(c), G(first parent) + 1), G(root) = max(B(root), 1), with
+  // B the count in c's meta/generation (0 when absent). Unrolled along the
+  // first parents: the larger of the chain's length and, over every commit
+  // a on it, B(a) + its distance from rev. Monotonic by construction (one
+  // more per first-parent commit), and a tree that carries an old count
+  // (a revert, a merge) cannot lower it.
   std::lock_guard<std::mutex> lock(impl_->git_mu);
   git_repository* repo = impl_->repo.get();
   git_oid id = ResolveId(repo, rev);
-  int64_t count = 0;
+  int64_t distance = 0, best = 0;
+  git_oid last_root{}, last_meta{};
+  int64_t last_base = 0;
+  bool have_root = false, have_meta = false;
   while (true) {
     CommitPtr c = LookupCommit(repo, id);
-    ++count;
-    if (git_commit_parentcount(c.get()) == 0) return count;
+    const git_oid* root_id = git_commit_tree_id(c.get());
+    // Nearly every commit changes the root but not meta/: the count is
+    // read once per meta/ tree, not once per commit.
+    if (!have_root || !git_oid_equal(root_id, &last_root)) {
+      last_root = *root_id;
+      have_root = true;
+      TreePtr root = LookupTree(repo, *root_id);
+      const git_tree_entry* meta = git_tree_entry_byname(root.get(), "meta");
+      if (meta == nullptr) {
+        last_base = 0;
+        have_meta = false;
+      } else if (!have_meta || !git_oid_equal(git_tree_entry_id(meta), &last_meta)) {
+        last_meta = *git_tree_entry_id(meta);
+        have_meta = true;
+        last_base = ReadGenerationBase(repo, last_meta);
+      }
+    }
+    if (last_base > 0) best = std::max(best, last_base + distance);
+    if (git_commit_parentcount(c.get()) == 0) return std::max(best, distance + 1);
     id = *git_commit_parent_id(c.get(), 0);
+    ++distance;
   }
 }
 

@@ -6,6 +6,7 @@
 #include "store/git_ptr.h"
 #include "store/layout.h"
 #include "store/name_codec.h"
+#include "store/tree_writer.h"
 
 namespace xgdb::store {
 namespace {
@@ -84,6 +85,13 @@ std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* roo
   std::string text = ReadBlob(repo, *git_tree_entry_id(format.get()), kFormatPath);
   if (text != kFormatText) {
     Corrupt("unknown format in meta/format: '" + text.substr(0, 80) + "'");
+  }
+  if (git_tree_entry_bypath(&raw, root, kGenerationPath) == 0) {
+    TreeEntryPtr generation(raw);
+    if (!IsBlob(generation.get()) ||
+        !ParseGeneration(ReadBlob(repo, *git_tree_entry_id(generation.get()), kGenerationPath))) {
+      Corrupt("meta/generation does not hold a generation count");
+    }
   }
   if (git_tree_entry_bypath(&raw, root, kSchemaPath) < 0) Corrupt("meta/schema.json is missing");
   TreeEntryPtr schema_entry(raw);

@@ -2,12 +2,15 @@
 //
 //   meta/format                         "xapi-gitdb format 1\n"
 //   meta/schema.json                    the schema the data follows
+//   meta/generation                     xapi's generation count at import
+//                                       (optional, decimal + "\n")
 //   xapi/<table>/<bucket>/<ref>/<col>   one entry per stored column
 //
 // Every path segment below xapi/ is a name encoded by name_codec.h.
 #ifndef XGDB_STORE_LAYOUT_H_
 #define XGDB_STORE_LAYOUT_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +19,10 @@ namespace xgdb::store {
 inline constexpr char kFormatPath[] = "meta/format";
 inline constexpr char kFormatText[] = "xapi-gitdb format 1\n";
 inline constexpr char kSchemaPath[] = "meta/schema.json";
+inline constexpr char kGenerationPath[] = "meta/generation";
+inline constexpr char kGenerationEntry[] = "generation";  // inside meta/
+// The largest generation count meta/generation holds (18 digits).
+inline constexpr int64_t kMaxGeneration = 999'999'999'999'999'999;
 inline constexpr char kDataDir[] = "xapi";
 inline constexpr char kMasterRef[] = "refs/heads/master";
 // Inside a hashed-name directory (name_codec.h): the raw name, and for map

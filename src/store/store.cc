@@ -60,6 +60,40 @@ bool IsEmptyOrMissingDir(const std::string& path) {
   return fs::is_directory(path, ec) && fs::is_empty(path, ec);
 }
 
+// The outermost directory of `path` that does not exist yet (what creating
+// `path` with its parents makes), or "" when `path` exists.
+fs::path FirstMissingAncestor(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec).lexically_normal();
+  if (ec || fs::exists(p, ec)) return {};
+  if (!p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
+  fs::path missing = p;
+  for (fs::path up = p.parent_path(); !up.empty() && up != missing; up = up.parent_path()) {
+    if (fs::exists(up, ec)) break;
+    missing = up;
+  }
+  return missing;
+}
+
+// Undoes what a failed Import created: `created_root` (from
+// FirstMissingAncestor) when it made directories, else the contents of
+// `path`, which was an empty directory before.
+void RemoveCreated(const std::string& path, const fs::path& created_root) {
+  std::error_code ec;
+  if (!created_root.empty()) {
+    fs::remove_all(created_root, ec);
+  } else {
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      std::error_code ec2;
+      fs::remove_all(entry.path(), ec2);
+      if (ec2) ec = ec2;
+    }
+  }
+  if (ec) {
+    spdlog::warn("store {}: removing what a failed import created: {}", path, ec.message());
+  }
+}
+
 }  // namespace
 
 void Store::Impl::InitRepository() {
@@ -283,38 +317,60 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
 }
 
 std::unique_ptr<Store> Store::Import(const StoreOptions& options, std::unique_ptr<Database> image,
-                                     const std::string& message, const ProgressFn& progress) {
+                                     const std::string& message, const ProgressFn& progress,
+                                     const ImportOptions& import_options) {
   if (!image) throw Error(ErrorKind::kInvalidArgument, "Store::Import needs an image");
-  auto impl = Impl::New(options);
-  std::unique_lock<std::mutex> lock(impl->git_mu);
-  if (IsEmptyOrMissingDir(options.path)) {
-    impl->InitRepository();
-  } else {
-    impl->OpenRepository(ErrorKind::kInvalidArgument);
-    bool found = false;
-    git_oid head = impl->MasterId(&found);
-    if (found) {  // the new commit's parent must be readable: never build on rubble
-      git_commit* raw = nullptr;
-      Check(git_commit_lookup(&raw, impl->repo.get(), &head),
-            "repository " + options.path + ": master's commit is unreadable",
-            ErrorKind::kCorrupt);
-      git_commit_free(raw);
-    }
+  const int64_t generation = import_options.generation_count;
+  if (generation < 0 || generation > kMaxGeneration) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "generation count " + std::to_string(generation) + " is out of range");
   }
-  image->TakeChanges();  // everything goes into this commit
-  git_oid root;
+  // What a failed import must remove: the directories it creates, or the
+  // contents it puts into an existing empty directory. An existing
+  // repository is never removed (only objects of a failed commit could be
+  // left in it, never a moved master).
+  const bool create = IsEmptyOrMissingDir(options.path);
+  const fs::path created_root = create ? FirstMissingAncestor(options.path) : fs::path();
+  auto build = [&]() -> std::unique_ptr<Impl> {
+    auto impl = Impl::New(options);
+    std::unique_lock<std::mutex> lock(impl->git_mu);
+    if (create) {
+      impl->InitRepository();
+    } else {
+      impl->OpenRepository(ErrorKind::kInvalidArgument);
+      bool found = false;
+      git_oid head = impl->MasterId(&found);
+      if (found) {  // the new commit's parent must be readable: never build on rubble
+        git_commit* raw = nullptr;
+        Check(git_commit_lookup(&raw, impl->repo.get(), &head),
+              "repository " + options.path + ": master's commit is unreadable",
+              ErrorKind::kCorrupt);
+        git_commit_free(raw);
+      }
+    }
+    image->TakeChanges();  // everything goes into this commit
+    try {
+      git_oid root = WriteImageTree(*impl->sink, *image, progress, generation);
+      impl->WriteCommit(root, impl->Message(message.empty() ? "Import" : message, {}, 0));
+    } catch (...) {
+      impl->sink->Discard();
+      throw;
+    }
+    impl->schema = image->schema_ptr();
+    impl->db = std::move(image);
+    impl->durable_seq = impl->db->Sequence();
+    lock.unlock();
+    impl->StartRepacker();
+    return impl;
+  };
+  std::unique_ptr<Impl> impl;
   try {
-    root = WriteImageTree(*impl->sink, *image, progress);
-    impl->WriteCommit(root, impl->Message(message.empty() ? "Import" : message, {}, 0));
+    impl = build();
   } catch (...) {
-    impl->sink->Discard();
+    // build's Impl (repository handle, repacker) is gone by now.
+    if (create) RemoveCreated(options.path, created_root);
     throw;
   }
-  impl->schema = image->schema_ptr();
-  impl->db = std::move(image);
-  impl->durable_seq = impl->db->Sequence();
-  lock.unlock();
-  impl->StartRepacker();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

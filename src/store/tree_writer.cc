@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <string_view>
+#include <unordered_set>
 
 #include "schema/sexpr.h"
 #include "store/git_ptr.h"
@@ -39,11 +41,22 @@ void AddColumn(Sink&& sink, std::vector<EntrySpec>& entries, const Column& col,
     entries.push_back({name, WriteBlob(sink, text), GIT_FILEMODE_BLOB});
     return;
   }
+  // xapi's sets are lists and may repeat an element, and a map text may
+  // repeat a key, but a directory holds each name once: keep the first
+  // occurrence (what xapi's List.assoc finds, and the entry AddMap keeps in
+  // front). Encoding is injective, so equal raw names are equal entries.
   std::vector<EntrySpec> members;
+  std::unordered_set<std::string_view> seen;
   if (col.type == ColumnType::kSet) {
-    for (const std::string& e : sexpr::ParseSet(text)) AddMember(sink, members, e, nullptr);
+    sexpr::StringSet set = sexpr::ParseSet(text);
+    for (const std::string& e : set) {
+      if (seen.insert(e).second) AddMember(sink, members, e, nullptr);
+    }
   } else {
-    for (const auto& [k, v] : sexpr::ParseMap(text)) AddMember(sink, members, k, &v);
+    sexpr::StringMap map = sexpr::ParseMap(text);
+    for (const auto& [k, v] : map) {
+      if (seen.insert(k).second) AddMember(sink, members, k, &v);
+    }
   }
   if (members.empty()) return;  // git has no empty trees: absent means "()"
   entries.push_back({name, WriteTree(sink, members), GIT_FILEMODE_TREE});
@@ -143,10 +156,30 @@ git_oid WriteRowTree(git_repository* repo, const Table& table, const FieldList& 
   return RowTree(repo, table, stored);
 }
 
-git_oid WriteMetaTree(ObjectSink& sink, const Schema& schema) {
-  return WriteTree(sink, {{"format", WriteBlob(sink, kFormatText), GIT_FILEMODE_BLOB},
-                          {"schema.json", WriteBlob(sink, schema.json_text()),
-                           GIT_FILEMODE_BLOB}});
+git_oid WriteMetaTree(ObjectSink& sink, const Schema& schema, int64_t generation) {
+  std::vector<EntrySpec> entries{
+      {"format", WriteBlob(sink, kFormatText), GIT_FILEMODE_BLOB},
+      {"schema.json", WriteBlob(sink, schema.json_text()), GIT_FILEMODE_BLOB}};
+  if (generation > 0) {
+    entries.push_back(
+        {kGenerationEntry, WriteBlob(sink, GenerationText(generation)), GIT_FILEMODE_BLOB});
+  }
+  return WriteTree(sink, std::move(entries));
+}
+
+std::string GenerationText(int64_t generation) { return std::to_string(generation) + "\n"; }
+
+std::optional<int64_t> ParseGeneration(std::string_view text) {
+  // Exactly what GenerationText writes: no sign, no leading zero, one "\n".
+  if (text.size() < 2 || text.size() > 19 || text.back() != '\n' || text[0] == '0') {
+    return std::nullopt;
+  }
+  int64_t value = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');  // at most 18 digits: no overflow
+  }
+  return value;
 }
 
 git_oid WriteRootTree(ObjectSink& sink, const git_oid& meta, const git_oid* data) {
@@ -155,7 +188,8 @@ git_oid WriteRootTree(ObjectSink& sink, const git_oid& meta, const git_oid* data
   return WriteTree(sink, entries);
 }
 
-git_oid WriteImageTree(ObjectSink& sink, const Database& db, const ProgressFn& progress) {
+git_oid WriteImageTree(ObjectSink& sink, const Database& db, const ProgressFn& progress,
+                       int64_t generation) {
   std::vector<EntrySpec> tables;
   std::map<std::string, std::vector<EntrySpec>> buckets;  // of the current table
   const Table* current = nullptr;
@@ -187,7 +221,7 @@ git_oid WriteImageTree(ObjectSink& sink, const Database& db, const ProgressFn& p
     if (progress && ++done % 1000 == 0) progress(done, total);
   });
   flush_table();
-  git_oid meta = WriteMetaTree(sink, db.schema());
+  git_oid meta = WriteMetaTree(sink, db.schema(), generation);
   if (tables.empty()) return WriteRootTree(sink, meta, nullptr);
   git_oid data = WriteTree(sink, tables);
   return WriteRootTree(sink, meta, &data);

@@ -6,6 +6,8 @@
 
 #include <git2.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,15 +43,20 @@ std::string TreeBytes(std::vector<EntrySpec>& entries);
 git_oid WriteRowTree(ObjectSink& sink, const Table& table, const FieldList& stored);
 git_oid WriteRowTree(git_repository* repo, const Table& table, const FieldList& stored);
 
-// meta/: format and schema.
-git_oid WriteMetaTree(ObjectSink& sink, const Schema& schema);
+// meta/: format and schema, and `generation` when it is above 0.
+git_oid WriteMetaTree(ObjectSink& sink, const Schema& schema, int64_t generation = 0);
+// The text of meta/generation, and back (nullopt: not a count above 0).
+std::string GenerationText(int64_t generation);
+std::optional<int64_t> ParseGeneration(std::string_view text);
 
 // The root tree: meta/ plus xapi/ (`data` may be null: no rows at all).
 git_oid WriteRootTree(ObjectSink& sink, const git_oid& meta, const git_oid* data);
 
 // The root tree holding every stored row of `db` (the import fast path:
-// built bottom-up, no tree is read back).
-git_oid WriteImageTree(ObjectSink& sink, const Database& db, const ProgressFn& progress);
+// built bottom-up, no tree is read back), with meta/generation when
+// `generation` is above 0.
+git_oid WriteImageTree(ObjectSink& sink, const Database& db, const ProgressFn& progress,
+                       int64_t generation = 0);
 
 }  // namespace xgdb::store
 
