@@ -166,6 +166,13 @@ std::shared_ptr<const Schema> Schema::FromJson(const std::string& json_text) {
         ca.relation = here;
         ca.other_table = b;
         ca.other_field = bf;
+      } else if (ca.relation == RelationSide::kManyToManyMirror &&
+                 here == RelationSide::kManyToManyPrimary && ca.other_table == b &&
+                 ca.other_field == bf) {
+        // The list names this mirror end as a table's own relation too (xapi's
+        // test schema registers foo.bars <-> bar.foos from both sides): then
+        // each end drives the other.
+        ca.relation = RelationSide::kManyToManyPrimary;
       }
       if (&cb != &ca && cb.relation == RelationSide::kNone) {
         cb.relation = there;
