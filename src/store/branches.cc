@@ -23,6 +23,22 @@ git_oid ParseCommitId(const std::string& hex, const std::string& what) {
   return id;
 }
 
+// A commit of `tree` on the single parent `parent`, authored by this host.
+std::string CommitOnto(git_repository* repo, const git_commit* parent, const git_tree* tree,
+                       const std::string& author_name, const std::string& author_email,
+                       const std::string& message) {
+  git_signature* raw_sig = nullptr;
+  Check(git_signature_now(&raw_sig, author_name.c_str(), author_email.c_str()),
+        "making the commit signature");
+  SignaturePtr sig(raw_sig);
+  const git_commit* parents[1] = {parent};
+  git_oid id;
+  Check(git_commit_create(&id, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(),
+                          tree, 1, parents),
+        "writing a commit");
+  return OidHex(id);
+}
+
 }  // namespace
 
 void Store::WithRepository(const std::function<void(git_repository* repo)>& fn) {
@@ -145,16 +161,8 @@ std::string Store::WriteRowsCommit(const std::string& parent, const std::vector<
     git_tree* raw_new = nullptr;
     Check(git_tree_lookup(&raw_new, repo, &new_root), "reading the new tree");
     TreePtr tree(raw_new);
-    git_signature* raw_sig = nullptr;
-    Check(git_signature_now(&raw_sig, impl_->author_name.c_str(), impl_->author_email.c_str()),
-          "making the commit signature");
-    SignaturePtr sig(raw_sig);
-    const git_commit* parents[1] = {commit.get()};
-    git_oid id;
-    Check(git_commit_create(&id, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(),
-                            tree.get(), 1, parents),
-          "writing a branch commit");
-    out = OidHex(id);
+    out = CommitOnto(repo, commit.get(), tree.get(), impl_->author_name, impl_->author_email,
+                     message);
   });
   return out;
 }
@@ -174,16 +182,8 @@ std::string Store::WriteTreeCommit(const std::string& parent, const std::string&
     git_tree* raw_tree = nullptr;
     Check(git_tree_lookup(&raw_tree, repo, &tree_id), "reading tree " + tree);
     TreePtr t(raw_tree);
-    git_signature* raw_sig = nullptr;
-    Check(git_signature_now(&raw_sig, impl_->author_name.c_str(), impl_->author_email.c_str()),
-          "making the commit signature");
-    SignaturePtr sig(raw_sig);
-    const git_commit* parents[1] = {commit.get()};
-    git_oid id;
-    Check(git_commit_create(&id, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(),
-                            t.get(), 1, parents),
-          "writing a commit");
-    out = OidHex(id);
+    out = CommitOnto(repo, commit.get(), t.get(), impl_->author_name, impl_->author_email,
+                     message);
   });
   return out;
 }
