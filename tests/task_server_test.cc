@@ -110,6 +110,23 @@ TEST_F(TaskServerTest, HeaderRoutesCallsToTheTaskAndCommitReachesMaster) {
   // The daemon's master is git's master, with the task's commit in it.
   EXPECT_EQ(Git(repo_, "rev-parse master").output, committed[1]["commit"].get<std::string>() + "\n");
   EXPECT_NE(Git(repo_, "log --format=%B master").output.find("Task: " + t), std::string::npos);
+  // `xapi-gitdb log` says which task changed the object, while the daemon
+  // keeps serving the same repository (and committing afterwards).
+  CommandResult log = test::Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " +
+                                ShellQuote(repo_) + " log VM/" + VmRef(1) + "/name__label --json");
+  ASSERT_EQ(log.exit_code, 0) << log.output;
+  json commits = json::parse(log.output);
+  ASSERT_FALSE(commits.empty()) << log.output;
+  bool by_task = false;
+  for (const json& c : commits) by_task = by_task || c["task"] == t;
+  EXPECT_TRUE(by_task) << log.output;
+  std::string head = Git(repo_, "rev-parse master").output;
+  SetLabel(2, "after log");
+  for (int i = 0; i < 300 && Git(repo_, "rev-parse master").output == head; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Git(repo_, "log -1 --format=%s master").output,
+            "write VM " + VmRef(2) + " name__label\n");
   // A finished task serves no more calls: 500, as the protocol cannot say it.
   server::Answer gone = Post("/remote_db_access_v2",
                              json::array({"Read_field", "VM", "name__label", VmRef(1)}).dump(), t);

@@ -100,8 +100,10 @@ class Store {
   std::string Head() const;
   // The database as of a revision, built from that commit alone.
   std::unique_ptr<Database> LoadAt(const std::string& rev) const;
-  // Commits reachable from `rev`, newest first; when `path_filter` is set
-  // (a table, "table/ref" or "table/ref/field"), only those touching it.
+  // Commits reachable from `rev` through every parent (as `git log`), newest
+  // first; when `path_filter` is set (a table, "table/ref" or
+  // "table/ref/field"), only those whose tree there differs from every
+  // parent's: a task's commit is listed, the merge that brought it is not.
   std::vector<CommitInfo> Log(const std::string& rev, size_t max_count,
                               const std::string& path_filter = "") const;
   CommitInfo GetCommit(const std::string& rev) const;

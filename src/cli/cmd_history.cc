@@ -18,13 +18,9 @@ namespace xgdb::cli {
 namespace {
 
 nlohmann::json CommitJson(const CommitInfo& c) {
-  return {{"id", c.id},
-          {"parents", c.parents},
-          {"author", c.author_name},
-          {"email", c.author_email},
-          {"time", c.time},
-          {"date", FormatIsoTime(c.time)},
-          {"message", c.message}};
+  nlohmann::json j = task::CommitJson(c);
+  j["date"] = FormatIsoTime(c.time);
+  return j;
 }
 
 // "TABLE[/REF[/FIELD]]", where REF may also be a uuid, or a bare ref or
@@ -81,8 +77,11 @@ int RunLog(const GlobalOptions& global, const LogArgs& args) {
     return 0;
   }
   for (const auto& c : commits) {
+    // Who: the host, and the task when a task's branch made the commit.
+    std::string task = task::TaskTrailer(c.message);
     std::cout << c.id.substr(0, 12) << "  " << FormatLocalTime(c.time) << "  "
-              << c.author_name << "  " << OneLine(FirstLine(c.message), 100) << "\n";
+              << c.author_name << (task.empty() ? "" : " task " + task) << "  "
+              << OneLine(FirstLine(c.message), 100) << "\n";
   }
   return 0;
 }

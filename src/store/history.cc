@@ -257,22 +257,32 @@ std::vector<CommitInfo> Store::Log(const std::string& rev, size_t max_count,
   git_revwalk* raw = nullptr;
   Check(git_revwalk_new(&raw, repo), "walking history");
   RevwalkPtr walk(raw);
+  // Every parent is followed, as `git log` does, so a task's own commits
+  // (the second parent of its merge) show who changed what.
   git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
-  git_revwalk_simplify_first_parent(walk.get());
   Check(git_revwalk_push(walk.get(), &start), "walking history");
   std::vector<CommitInfo> out;
   git_oid id;
   while (out.size() < max_count && git_revwalk_next(&id, walk.get()) == 0) {
     CommitPtr c = LookupCommit(repo, id);
     if (!path.empty()) {
+      // Shown when the path differs from every parent: a merge that only
+      // brings a side's change is left out, the side's commit is listed.
       TreePtr tree = CommitTree(c.get());
-      git_oid here = IdAt(tree.get(), path), before{};
-      if (git_commit_parentcount(c.get()) > 0) {
-        CommitPtr parent = LookupCommit(repo, *git_commit_parent_id(c.get(), 0));
+      git_oid here = IdAt(tree.get(), path);
+      unsigned parents = git_commit_parentcount(c.get());
+      bool same_as_a_parent = false;
+      for (unsigned i = 0; i < parents && !same_as_a_parent; ++i) {
+        CommitPtr parent = LookupCommit(repo, *git_commit_parent_id(c.get(), i));
         TreePtr ptree = CommitTree(parent.get());
-        before = IdAt(ptree.get(), path);
+        git_oid before = IdAt(ptree.get(), path);
+        same_as_a_parent = git_oid_equal(&here, &before);
       }
-      if (git_oid_equal(&here, &before)) continue;
+      if (parents == 0) {
+        git_oid none{};
+        same_as_a_parent = git_oid_equal(&here, &none);
+      }
+      if (same_as_a_parent) continue;
     }
     out.push_back(Info(c.get()));
   }

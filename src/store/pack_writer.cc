@@ -1,16 +1,18 @@
 #include "store/pack_writer.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <filesystem>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "store/git_ptr.h"
 #include "store/sha1.h"
@@ -130,9 +132,20 @@ void SyncDir(const std::string& dir) {
 constexpr size_t kSpares = 8;  // two per commit: a burst of four commits
 
 SparePool::SparePool(std::string git_dir) : dir_(std::move(git_dir) + "/xgdb-spare") {
+  // Spares left by processes that are gone (a crash) are removed; those of a
+  // live process (the daemon, while `xapi-gitdb log` opens the same
+  // repository) are left to it.
   std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);  // half-written leftovers; never reused
   std::filesystem::create_directories(dir_, ec);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    long pid = 0;
+    if (std::sscanf(name.c_str(), "spare-%ld-", &pid) == 1 && pid > 0 &&
+        (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)) {
+      continue;
+    }
+    std::filesystem::remove(entry.path(), ec);
+  }
   thread_ = std::thread([this] { Run(); });
 }
 

@@ -1,7 +1,9 @@
-// A FieldChange as JSON, the same for the History_diff call and the CLI's
-// `diff --json` and `show --json`, so a script can read either.
+// Changes and commits as JSON, the same for the History_* calls and the
+// CLI's --json output, so a script can read either.
 #ifndef XGDB_TASK_CHANGE_JSON_H_
 #define XGDB_TASK_CHANGE_JSON_H_
+
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +16,14 @@ const char* ChangeKindName(FieldChange::Kind kind);
 
 // {"kind", "table", "ref", "field", "old", "new"}, every key present.
 nlohmann::json ChangeJson(const FieldChange& change);
+
+// The "Task: <id>" trailer of a commit message ("" when none): which task
+// made a commit (docs/tasks.md).
+std::string TaskTrailer(const std::string& message);
+
+// {"id", "parents", "author", "email", "time", "host", "task", "message"}:
+// a commit as History_log and the CLI's `log --json`/`show --json` give it.
+nlohmann::json CommitJson(const CommitInfo& commit);
 
 }  // namespace xgdb::task
 

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "merge/merge_commit.h"
 #include "task/change_json.h"
 #include "xgdb/error.h"
 
@@ -30,28 +29,6 @@ std::string TaskArg(const json& args, const rpc::CallContext& context) {
   std::string id = Arg(args, "task", &context.task);
   if (id.empty()) throw Error(ErrorKind::kBadRequest, "which task? (\"task\" or x-xgdb-task)");
   return id;
-}
-
-// "Task: <id>" trailer of a commit message ("" when none).
-std::string TaskTrailer(const std::string& message) {
-  std::string found;
-  size_t pos = 0;
-  while ((pos = message.find("\nTask: ", pos)) != std::string::npos) {
-    pos += 7;
-    found = message.substr(pos, message.find('\n', pos) - pos);
-  }
-  return found;
-}
-
-json CommitJson(const CommitInfo& c) {
-  return {{"id", c.id},
-          {"parents", c.parents},
-          {"author", c.author_name},
-          {"email", c.author_email},
-          {"time", c.time},
-          {"host", merge::HostTrailer(c.message)},
-          {"task", TaskTrailer(c.message)},
-          {"message", c.message}};
 }
 
 }  // namespace
