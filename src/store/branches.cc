@@ -7,6 +7,7 @@
 
 #include "store/layout.h"
 #include "store/store_impl.h"
+#include "store/tree_update.h"
 #include "store/tree_writer.h"
 
 namespace xgdb {
@@ -24,18 +25,28 @@ git_oid ParseCommitId(const std::string& hex, const std::string& what) {
 }
 
 // A commit of `tree` on the single parent `parent`, authored by this host.
-std::string CommitOnto(git_repository* repo, const git_commit* parent, const git_tree* tree,
-                       const std::string& author_name, const std::string& author_email,
-                       const std::string& message) {
+// Its bytes go to the sink like every other object (git_commit_create
+// would go through git_odb_write and re-scan objects/pack: object_sink.h).
+std::string CommitOnto(git_repository* repo, ObjectSink& sink, const git_commit* parent,
+                       const git_tree* tree, const std::string& author_name,
+                       const std::string& author_email, const std::string& message) {
   git_signature* raw_sig = nullptr;
   Check(git_signature_now(&raw_sig, author_name.c_str(), author_email.c_str()),
         "making the commit signature");
   SignaturePtr sig(raw_sig);
   const git_commit* parents[1] = {parent};
-  git_oid id;
-  Check(git_commit_create(&id, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(),
-                          tree, 1, parents),
+  git_buf buf = GIT_BUF_INIT;
+  Check(git_commit_create_buffer(&buf, repo, sig.get(), sig.get(), nullptr, message.c_str(),
+                                 tree, 1, parents),
         "writing a commit");
+  git_oid id;
+  try {
+    id = sink.Put(GIT_OBJECT_COMMIT, std::string_view(buf.ptr, buf.size));
+  } catch (...) {
+    git_buf_dispose(&buf);
+    throw;
+  }
+  git_buf_dispose(&buf);
   return OidHex(id);
 }
 
@@ -121,14 +132,15 @@ std::string Store::WriteRowsCommit(const std::string& parent, const std::vector<
     Check(git_commit_tree(&raw_tree, commit.get()), "reading the tree of " + parent);
     TreePtr root(raw_tree);
 
-    std::vector<std::string> paths;  // git_tree_update holds char pointers
-    paths.reserve(rows.size());
-    std::vector<git_tree_update> updates;
+    // Each changed row's directory is rebuilt and spliced in by UpdateTree
+    // (through the sink: untouched subtrees are reused by id, each touched
+    // tree is read once and written once, whatever the number of rows in it).
+    std::vector<PathUpdate> updates;
+    updates.reserve(rows.size());
     for (const RowDelta& row : rows) {
       if (row.table == nullptr || !row.table->persistent) continue;
-      paths.push_back(RowDir(row.table->name, row.ref));
-      git_tree_update u{};
-      u.path = paths.back().c_str();
+      PathUpdate u;
+      u.path = RowDir(row.table->name, row.ref);
       if (row.exists) {
         FieldList stored;  // WriteRowTree skips the columns that are not stored
         for (const Column& c : row.table->columns) {
@@ -136,24 +148,14 @@ std::string Store::WriteRowsCommit(const std::string& parent, const std::vector<
             stored.emplace_back(c.name, row.values[c.index]);
           }
         }
-        u.action = GIT_TREE_UPDATE_UPSERT;
-        u.id = WriteRowTree(repo, *row.table, stored);
-        u.filemode = GIT_FILEMODE_TREE;
+        u.id = WriteRowTree(*impl_->sink, *row.table, stored);
+        u.mode = GIT_FILEMODE_TREE;
       } else {
-        git_tree_entry* raw_entry = nullptr;
-        int rc = git_tree_entry_bypath(&raw_entry, root.get(), u.path);
-        git_tree_entry_free(raw_entry);
-        if (rc == GIT_ENOTFOUND) continue;  // never committed on this branch
-        Check(rc, "looking up " + paths.back());
-        u.action = GIT_TREE_UPDATE_REMOVE;
+        u.remove = true;  // nothing happens if it was never committed on this branch
       }
-      updates.push_back(u);
+      updates.push_back(std::move(u));
     }
-    git_oid new_root = *git_tree_id(root.get());
-    if (!updates.empty()) {
-      Check(git_tree_create_updated(&new_root, repo, root.get(), updates.size(), updates.data()),
-            "updating the tree");
-    }
+    git_oid new_root = UpdateTree(repo, *impl_->sink, *git_tree_id(root.get()), updates);
     if (git_oid_equal(&new_root, git_tree_id(root.get()))) {
       out = parent;  // nothing stored changed: no empty commit
       return;
@@ -161,8 +163,8 @@ std::string Store::WriteRowsCommit(const std::string& parent, const std::vector<
     git_tree* raw_new = nullptr;
     Check(git_tree_lookup(&raw_new, repo, &new_root), "reading the new tree");
     TreePtr tree(raw_new);
-    out = CommitOnto(repo, commit.get(), tree.get(), impl_->author_name, impl_->author_email,
-                     message);
+    out = CommitOnto(repo, *impl_->sink, commit.get(), tree.get(), impl_->author_name,
+                     impl_->author_email, message);
   });
   return out;
 }
@@ -182,8 +184,8 @@ std::string Store::WriteTreeCommit(const std::string& parent, const std::string&
     git_tree* raw_tree = nullptr;
     Check(git_tree_lookup(&raw_tree, repo, &tree_id), "reading tree " + tree);
     TreePtr t(raw_tree);
-    out = CommitOnto(repo, commit.get(), t.get(), impl_->author_name, impl_->author_email,
-                     message);
+    out = CommitOnto(repo, *impl_->sink, commit.get(), t.get(), impl_->author_name,
+                     impl_->author_email, message);
   });
   return out;
 }

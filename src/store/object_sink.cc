@@ -2,6 +2,7 @@
 
 #include <git2/sys/odb_backend.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -9,6 +10,7 @@
 
 #include "store/git_ptr.h"
 #include "store/pack_writer.h"
+#include "store/sha1.h"
 
 namespace xgdb::store {
 namespace {
@@ -23,6 +25,28 @@ struct OidHash {
 struct OidEq {
   bool operator()(const git_oid& a, const git_oid& b) const { return git_oid_equal(&a, &b); }
 };
+
+// An object's id. libgit2 hashes with SHA-1DC (collision detection), ~3x
+// slower than OpenSSL's SHA-1, which gives the same id for any real object;
+// a task commit hashes a whole bucket tree (tens of KB) per changed row, so
+// large objects go through OpenSSL. Small ones stay with git_odb_hash,
+// where setting up an OpenSSL context would cost more than the hashing.
+git_oid HashObject(git_object_t type, std::string_view data) {
+  git_oid id;
+  constexpr size_t kOpenSslFrom = 1024;
+  if (data.size() < kOpenSslFrom) {
+    Check(git_odb_hash(&id, data.data(), data.size(), type), "hashing an object");
+    return id;
+  }
+  char header[64];
+  int n = std::snprintf(header, sizeof header, "%s %zu", git_object_type2string(type),
+                        data.size());
+  Sha1 sha;
+  sha.Update(header, static_cast<size_t>(n) + 1);  // with its NUL, as git hashes it
+  sha.Update(data);
+  sha.Final(id.id);
+  return id;
+}
 
 struct StoredObject {
   git_object_t type;
@@ -128,8 +152,7 @@ git_oid ObjectSink::Put(git_object_t type, std::string_view data) {
     auto it = blob_ids_.find(data);
     if (it != blob_ids_.end()) return it->second;
   }
-  git_oid id;
-  Check(git_odb_hash(&id, data.data(), data.size(), type), "hashing an object");
+  git_oid id = HashObject(type, data);
   if (backend_->objects.count(id) == 0 &&
       git_odb_exists_ext(odb_, &id, GIT_ODB_LOOKUP_NO_REFRESH) != 1) {
     Backend::Write(&backend_->parent, &id, data.data(), data.size(), type);

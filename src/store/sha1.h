@@ -1,7 +1,7 @@
 // SHA-1 for pack and index checksums (git's pack format names and seals
-// files with it). Object ids come from git_odb_hash; this is only for raw
-// bytes, which libgit2 has no public API for. OpenSSL (already linked for
-// TLS) does the hashing.
+// files with it; libgit2 has no public API for raw bytes) and for the ids of
+// large objects (ObjectSink::Put: faster than libgit2's SHA-1DC, same ids).
+// OpenSSL (already linked for TLS) does the hashing.
 #ifndef XGDB_STORE_SHA1_H_
 #define XGDB_STORE_SHA1_H_
 
