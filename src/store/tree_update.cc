@@ -1,7 +1,6 @@
 #include "store/tree_update.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -46,20 +45,7 @@ std::string Serialize(const std::vector<Entry>& entries) {
   for (const Entry& e : entries) size += e.name.size() + 8 + GIT_OID_RAWSZ;
   std::string out;
   out.reserve(size);
-  for (const Entry& e : entries) {
-    switch (e.mode) {  // the two modes the store writes, without printf
-      case GIT_FILEMODE_TREE: out += "40000 "; break;
-      case GIT_FILEMODE_BLOB: out += "100644 "; break;
-      default: {
-        char mode[16];
-        std::snprintf(mode, sizeof mode, "%o ", static_cast<unsigned>(e.mode));
-        out += mode;
-      }
-    }
-    out += e.name;
-    out.push_back('\0');
-    out.append(reinterpret_cast<const char*>(e.id.id), GIT_OID_RAWSZ);
-  }
+  for (const Entry& e : entries) AppendTreeEntry(&out, e.mode, e.name, e.id);
   return out;
 }
 

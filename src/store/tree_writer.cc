@@ -111,14 +111,25 @@ std::string TreeBytes(std::vector<EntrySpec>& entries) {
     if (!ValidEntryName(e.name) || (i > 0 && entries[i - 1].name == e.name)) {
       throw Error(ErrorKind::kInvalidArgument, "bad or duplicate tree entry name '" + e.name + "'");
     }
-    char mode[16];
-    std::snprintf(mode, sizeof mode, "%o ", static_cast<unsigned>(e.mode));
-    out += mode;
-    out += e.name;
-    out.push_back('\0');
-    out.append(reinterpret_cast<const char*>(e.id.id), GIT_OID_RAWSZ);
+    AppendTreeEntry(&out, e.mode, e.name, e.id);
   }
   return out;
+}
+
+void AppendTreeEntry(std::string* out, git_filemode_t mode, std::string_view name,
+                     const git_oid& id) {
+  switch (mode) {  // the two modes the store writes, without printf
+    case GIT_FILEMODE_TREE: *out += "40000 "; break;
+    case GIT_FILEMODE_BLOB: *out += "100644 "; break;
+    default: {
+      char text[16];
+      std::snprintf(text, sizeof text, "%o ", static_cast<unsigned>(mode));
+      *out += text;
+    }
+  }
+  *out += name;
+  out->push_back('\0');
+  out->append(reinterpret_cast<const char*>(id.id), GIT_OID_RAWSZ);
 }
 
 git_oid WriteBlob(ObjectSink& sink, std::string_view data) {

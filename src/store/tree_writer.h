@@ -36,6 +36,9 @@ git_oid WriteBlob(ObjectSink& sink, std::string_view data);
 git_oid WriteTree(ObjectSink& sink, std::vector<EntrySpec> entries);
 // The bytes of a tree object holding `entries` (sorted in place).
 std::string TreeBytes(std::vector<EntrySpec>& entries);
+// Appends one tree entry ("<octal mode> <name>\0<20-byte id>") to `out`.
+void AppendTreeEntry(std::string* out, git_filemode_t mode, std::string_view name,
+                     const git_oid& id);
 
 // The directory of one row from its stored columns (name, stored text);
 // columns that are not Table::Stored are skipped, unknown ones are an
