@@ -14,24 +14,12 @@
 #include "store/tree_update.h"
 #include "store/tree_writer.h"
 #include "store_test_util.h"
+#include "tree_update_oracle.h"
 
 namespace xgdb::test {
 namespace {
 
 using namespace store;
-
-struct Scratch {
-  TempDir dir;
-  RepoPtr repo;
-  ObjectSink* sink = nullptr;
-  Scratch() {
-    EnsureLibgit2();
-    git_repository* raw = nullptr;
-    Check(git_repository_init(&raw, (dir / "r.git").c_str(), 1), "init");
-    repo.reset(raw);
-    sink = ObjectSink::Attach(repo.get());
-  }
-};
 
 git_oid GitHash(const std::string& data, git_object_t type) {
   git_oid id;
@@ -73,13 +61,7 @@ TEST(TreeSplice, BigBucketUpdatesMatchLibgit2) {
   git_oid root = WriteTree(*s.sink, {{"b", bucket, GIT_FILEMODE_TREE}});
   git_oid other = WriteTree(*s.sink, {{"g", file, GIT_FILEMODE_BLOB}});
 
-  struct Case {
-    std::string path;
-    bool remove;
-    git_oid id;
-    git_filemode_t mode;
-  };
-  std::vector<std::vector<Case>> cases = {
+  std::vector<std::vector<UpdateCase>> cases = {
       {{"b/" + rows[0].name, false, other, GIT_FILEMODE_TREE},
        {"b/" + rows[200].name, false, other, GIT_FILEMODE_TREE},
        {"b/" + rows[389].name, true, {}, GIT_FILEMODE_TREE}},
@@ -89,22 +71,8 @@ TEST(TreeSplice, BigBucketUpdatesMatchLibgit2) {
        {"b/a.b", false, dir, GIT_FILEMODE_TREE}},  // and a file a directory
       {{"b/a-", true, {}, GIT_FILEMODE_BLOB}, {"b/a", true, {}, GIT_FILEMODE_TREE}},
   };
-  git_tree* raw = nullptr;
-  Check(git_tree_lookup(&raw, s.repo.get(), &root), "root");
-  TreePtr base(raw);
   for (size_t i = 0; i < cases.size(); ++i) {
-    std::vector<PathUpdate> ours;
-    std::vector<git_tree_update> theirs;
-    for (const Case& c : cases[i]) {
-      ours.push_back({c.path, c.remove, c.id, c.mode});
-      git_tree_update u{};
-      u.action = c.remove ? GIT_TREE_UPDATE_REMOVE : GIT_TREE_UPDATE_UPSERT;
-      u.id = c.id;
-      u.filemode = c.mode;
-      u.path = c.path.c_str();
-      theirs.push_back(u);
-    }
-    git_oid got = UpdateTree(s.repo.get(), *s.sink, root, ours);
+    git_oid got = OursUpdated(s, root, cases[i]);
     if (i == 2) {  // libgit2 refuses to change an entry's kind: build it whole
       std::vector<EntrySpec> changed = rows;
       for (EntrySpec& e : changed) {
@@ -117,9 +85,7 @@ TEST(TreeSplice, BigBucketUpdatesMatchLibgit2) {
       continue;
     }
     git_oid want;
-    ASSERT_EQ(git_tree_create_updated(&want, s.repo.get(), base.get(), theirs.size(),
-                                      theirs.data()),
-              0)
+    ASSERT_EQ(Libgit2Updated(s, root, cases[i], &want), 0)
         << "case " << i << ": " << git_error_last()->message;
     EXPECT_EQ(OidHex(got), OidHex(want)) << "case " << i;
   }
