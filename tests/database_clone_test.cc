@@ -326,6 +326,30 @@ TEST(DatabaseCloneTest, ApplyRowsRefusesBadRows) {
   EXPECT_TRUE(db->TakeChanges().rows.empty());
 }
 
+TEST(DatabaseCloneTest, CheckRowsRefusesWhatApplyRowsRefusesAndChangesNothing) {
+  auto db = Fixture();
+  const Table* vm = FixtureSchema()->FindTable("VM");
+  auto task = db->Clone();
+  task->WriteField("VM", "OpaqueRef:vm1", "name__label", "renamed");
+  task->WriteField("VM", "OpaqueRef:vm2", "uuid", "u-free");
+  auto rows = task->ChangedSince(*db);
+  db->CheckRows(rows);  // fine as it stands
+  db->CreateRow("VBD", Vbd("u-free", "OpaqueRef:NULL"), "OpaqueRef:vbd7");
+  db->TakeChanges();
+  std::string before = Dump(*db);
+  uint64_t seq = db->Sequence();
+  EXPECT_EQ(KindOf([&] { db->CheckRows(rows); }), ErrorKind::kUniqueness);
+  RowDelta short_row{vm, "OpaqueRef:vm9", false, true, {"only one"}};
+  EXPECT_EQ(KindOf([&] { db->CheckRows({short_row}); }), ErrorKind::kInvalidArgument);
+  RowDelta bad_set = rows.front();
+  bad_set.values[vm->FindColumn("tags")->index] = "('unclosed";
+  EXPECT_EQ(KindOf([&] { db->CheckRows({bad_set}); }), ErrorKind::kParse);
+  db->CheckRows({rows.front()});  // a check that passes changes nothing either
+  EXPECT_EQ(Dump(*db), before);
+  EXPECT_EQ(db->Sequence(), seq);
+  EXPECT_TRUE(db->TakeChanges().rows.empty());
+}
+
 TEST(DatabaseCloneTest, ApplyRowsDeletesAndMirrorsManyToMany) {
   auto schema = test::FooBarManyToManySchema();
   Database db(schema);

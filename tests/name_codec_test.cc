@@ -107,13 +107,26 @@ TEST(NameCodec, OnlyCanonicalSpellingsDecode) {
   EXPECT_EQ(DecodeName("a.%2Fb").value(), "a./b");
 }
 
-TEST(Layout, BucketIsTheRefPrefixOrAHash) {
-  EXPECT_EQ(Bucket("OpaqueRef:3a4b5c6d-0000-0000-0000-000000000000"), "3a");
-  EXPECT_EQ(Bucket("OpaqueRef:NULL"), HashedName("OpaqueRef:NULL").substr(2, 2));
-  EXPECT_EQ(Bucket("OpaqueRef:AB12"), HashedName("OpaqueRef:AB12").substr(2, 2));
-  EXPECT_EQ(Bucket("weird"), HashedName("weird").substr(2, 2));
-  EXPECT_TRUE(IsBucketName(Bucket("")));
-  EXPECT_EQ(RowDir("VM", "OpaqueRef:3a4b"), "xapi/VM/3a/OpaqueRef:3a4b");
+TEST(Layout, FanoutIsTheRefPrefixOrAHash) {
+  EXPECT_EQ(BucketPath("OpaqueRef:3a4b5c6d-0000-0000-0000-000000000000"), "3/a/4/b");
+  // Not enough lowercase hex digits after "OpaqueRef:": the hash's.
+  std::string hashed = HashedName("OpaqueRef:NULL").substr(2, 4);
+  EXPECT_EQ(BucketPath("OpaqueRef:NULL"), hashed.substr(0, 1) + "/" + hashed.substr(1, 1) + "/" +
+                                              hashed.substr(2, 1) + "/" + hashed.substr(3, 1));
+  EXPECT_NE(BucketPath("OpaqueRef:AB12"), "A/B/1/2");
+  EXPECT_EQ(BucketPath("OpaqueRef:3a4"), BucketPath("OpaqueRef:3a4", kFanout));
+  EXPECT_EQ(BucketPath("OpaqueRef:3a4").size(), 7u);
+  EXPECT_EQ(BucketPath("weird", kFormat1Fanout), HashedName("weird").substr(2, 2));
+  EXPECT_EQ(BucketPath("OpaqueRef:3a4b", kFormat1Fanout), "3a");
+  for (const char* ref : {"", "x", "OpaqueRef:", "OpaqueRef:zz", "OpaqueRef:0123"}) {
+    std::string path = BucketPath(ref);
+    for (size_t i = 0; i < path.size(); i += 2) {
+      EXPECT_TRUE(IsBucketName(path.substr(i, 1))) << ref;
+    }
+  }
+  EXPECT_FALSE(IsBucketName("3a"));
+  EXPECT_TRUE(IsBucketName("3a", kFormat1Fanout));
+  EXPECT_EQ(RowDir("VM", "OpaqueRef:3a4b"), "xapi/VM/3/a/4/b/OpaqueRef:3a4b");
   EXPECT_EQ(RowDir("VM", "../x").find("/../"), std::string::npos);
 }
 

@@ -158,6 +158,42 @@ TEST(PersistentMapTest, CopiesAreIndependentBothWays) {
   EXPECT_EQ(MapDiff(a, b), OracleDiff(oa, ob));
 }
 
+// Copies of copies, each written after the next copy was taken: nodes and
+// their (shared) key lists are copied on the right writes and no other.
+TEST(PersistentMapTest, GenerationsOfCopiesStayIndependent) {
+  std::mt19937 rng(5);
+  std::vector<Map> maps(1);
+  std::vector<Oracle> oracles(1);
+  for (int i = 0; i < 2000; ++i) {
+    maps[0].Set(Key(i), i);
+    oracles[0][Key(i)] = i;
+  }
+  for (int gen = 1; gen < 6; ++gen) {
+    maps.push_back(maps.back());
+    oracles.push_back(oracles.back());
+    for (int step = 0; step < 1500; ++step) {
+      size_t which = rng() % maps.size();
+      std::string k = Key(rng() % 2600);
+      switch (rng() % 4) {
+        case 0:
+          maps[which].Erase(k);
+          oracles[which].erase(k);
+          break;
+        case 1:  // a new value for a present key: the keys stay shared
+          if (oracles[which].count(k)) {
+            *maps[which].FindMutable(k) = -step;
+            oracles[which][k] = -step;
+          }
+          break;
+        default:
+          maps[which].Set(k, step);
+          oracles[which][k] = step;
+      }
+    }
+  }
+  for (size_t i = 0; i < maps.size(); ++i) ExpectSame(maps[i], oracles[i]);
+}
+
 TEST(PersistentMapTest, DiffOfDerivedCopyMatchesOracle) {
   std::mt19937 rng(3);
   for (int round = 0; round < 20; ++round) {

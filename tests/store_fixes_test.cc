@@ -47,9 +47,9 @@ TEST(StoreDuplicates, ImportOfAStateDbWithDuplicateMembersSucceeds) {
   std::string repo = dir / "repo.git";
   Store::Import(TestOptions(repo), std::move(image), "import duplicates");
   ExpectFsckClean(repo);
-  EXPECT_EQ(Git(repo, "ls-tree --name-only master:xapi/VM/3a/" + kRef + "/tags").output,
+  EXPECT_EQ(Git(repo, "ls-tree --name-only master:" + Store::ObjectPath("VM", kRef) + "tags").output,
             store::EncodeName(kLongName) + "\ndb\nweb\n");
-  EXPECT_EQ(Git(repo, "cat-file -p master:xapi/VM/3a/" + kRef + "/other_config/k").output,
+  EXPECT_EQ(Git(repo, "cat-file -p master:" + Store::ObjectPath("VM", kRef) + "other_config/k").output,
             "first");
 
   auto store = Store::Open(TestOptions(repo));

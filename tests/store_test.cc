@@ -50,7 +50,7 @@ TEST(Store, CommitIsAPlainGitCommit) {
 
   auto fsck = Git(repo, "fsck --strict");
   EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
-  std::string row = "xapi/VM/3a/" + kRef + "/";
+  std::string row = "xapi/VM/3/a/0/0/" + kRef + "/";
   EXPECT_EQ(Store::ObjectPath("VM", kRef), row);
   auto ls = Git(repo, "ls-tree -r --name-only master");
   ASSERT_EQ(ls.exit_code, 0) << ls.output;
@@ -66,7 +66,7 @@ TEST(Store, CommitIsAPlainGitCommit) {
   EXPECT_EQ(Git(repo, "cat-file -p master:" + row + "power_state").output, "Halted");
   EXPECT_EQ(Git(repo, "cat-file -p 'master:" + row + "other_config/%2E.%2F..%2Fetc'").output,
             "pwn");
-  EXPECT_EQ(Git(repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 1\n");
+  EXPECT_EQ(Git(repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 2\n");
   EXPECT_EQ(Git(repo, "symbolic-ref HEAD").output, "refs/heads/master\n");
   EXPECT_EQ(Git(repo, "config core.bare").output, "true\n");
 
@@ -156,9 +156,10 @@ TEST(Store, SingleFieldCommitOnlyTouchesThatRow) {
   ASSERT_NE(store->Commit(), "");
   EXPECT_EQ(Git(repo, "diff-tree -r --name-only master~1 master").output,
             Store::ObjectPath("VM", VmRef(42)) + "name__label\n");
-  // New objects: 1 blob, root/xapi/VM/bucket/row trees, 1 commit.
+  // New objects: 1 blob, root/xapi/VM trees, 4 fan-out trees, the row's
+  // tree, 1 commit.
   auto objects = Git(repo, "rev-list --objects master~1..master");
-  EXPECT_EQ(std::count(objects.output.begin(), objects.output.end(), '\n'), 7) << objects.output;
+  EXPECT_EQ(std::count(objects.output.begin(), objects.output.end(), '\n'), 10) << objects.output;
 }
 
 TEST(Store, ObjectsArePackedAndPacksStayBounded) {

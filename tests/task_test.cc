@@ -87,6 +87,7 @@ TEST_F(TaskTest, ConcurrentTasksAreIsolatedFromEachOtherAndFromMaster) {
 TEST_F(TaskTest, CommitMergesFieldsAndGitSeesBranchMergeAndMessages) {
   std::string t = tasks_->Begin();
   Write(t, 1, "from-task");
+  Write(t, 2, "only the task");  // taken whole from the task's image
   Write("", 1, "(('k' 'v'))", "other_config");  // same row, other field
   store_->Commit("master meanwhile");
   task::CommitOutcome out = tasks_->Commit(t);
@@ -105,15 +106,18 @@ TEST_F(TaskTest, CommitMergesFieldsAndGitSeesBranchMergeAndMessages) {
   EXPECT_NE(task_commit.message.find("Host: host-a-uuid@pool"), std::string::npos);
   EXPECT_NE(task_commit.message.find("write VM " + VmRef(1)), std::string::npos);
   std::string log = GitOut("log --format=%P%x09%s master");
-  EXPECT_NE(log.find("Task " + t + ": 1 row changed"), std::string::npos) << log;
+  EXPECT_NE(log.find("Task " + t + ": 2 rows changed"), std::string::npos) << log;
   EXPECT_NE(log.find("Merge " + merge.parents[1] + " into " + merge.parents[0]),
             std::string::npos) << log;
   // A committed task's branch is gone; master's history has its work.
   EXPECT_EQ(GitOut("branch --list 'tasks/*'"), "");
 
-  // The merged state is what a fresh open sees.
+  // The merged state is what a fresh open sees, row for row.
+  EXPECT_EQ(Read("", 2), "only the task");
+  std::vector<std::string> served = Dump(store_->db());
   store_.reset();
   auto reopened = Store::Open(TestOptions(path_));
+  EXPECT_EQ(Dump(reopened->db()), served);
   EXPECT_EQ(reopened->db().ReadField("VM", "name__label", VmRef(1)), "from-task");
   EXPECT_EQ(reopened->db().ReadField("VM", "other_config", VmRef(1)), "(('k' 'v'))");
   store_ = std::move(reopened);

@@ -55,6 +55,14 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+StoreOptions PoolOptions(const std::string& path) {
+  StoreOptions o;
+  o.path = path;
+  o.host_name = "bench";
+  o.fsync = false;
+  return o;
+}
+
 std::unique_ptr<Store> MakePool(const std::string& path, size_t vms) {
   std::filesystem::remove_all(path);
   auto db = std::make_unique<Database>(BenchSchema());
@@ -64,34 +72,31 @@ std::unique_ptr<Store> MakePool(const std::string& path, size_t vms) {
                  {"other_config", "(('k' 'v'))"}});
   }
   db->FinishLoad();
-  StoreOptions o;
-  o.path = path;
-  o.host_name = "bench";
-  o.fsync = false;
-  return Store::Import(o, std::move(db), "pool of " + std::to_string(vms) + " VMs");
+  return Store::Import(PoolOptions(path), std::move(db), "pool of " + std::to_string(vms) + " VMs");
 }
 
-// Median ms of begin + k writes + commit.
-double TimeTasks(Store& store, task::TaskManager& tasks, size_t pool, size_t k, int rounds) {
-  std::vector<double> times;
-  for (int r = 0; r < rounds; ++r) {
-    Clock::time_point start = Clock::now();
-    std::string t = tasks.Begin();
-    tasks.Run(t, [&](Database& db) {
-      for (size_t i = 0; i < k; ++i) {
-        db.WriteField("VM", Ref((r * 977 + i * 131) % pool), "name__description",
-                      "round " + std::to_string(r));
-      }
-    });
-    tasks.Run("", [&](Database& db) {  // master moves on meanwhile
-      db.WriteField("VM", Ref((r * 7919 + 1) % pool), "power_state", "Running" + std::to_string(r));
-    });
-    tasks.Commit(t);
-    times.push_back(Ms(Clock::now() - start));
-  }
-  (void)store;
-  return Median(times);
+// Milliseconds of one begin + k writes + commit (round r picks the rows).
+double TimeTask(task::TaskManager& tasks, size_t pool, size_t k, int r) {
+  Clock::time_point start = Clock::now();
+  std::string t = tasks.Begin();
+  tasks.Run(t, [&](Database& db) {
+    for (size_t i = 0; i < k; ++i) {
+      db.WriteField("VM", Ref((r * 977 + i * 131) % pool), "name__description",
+                    "round " + std::to_string(r));
+    }
+  });
+  tasks.Run("", [&](Database& db) {  // master moves on meanwhile
+    db.WriteField("VM", Ref((r * 7919 + 1) % pool), "power_state", "Running" + std::to_string(r));
+  });
+  tasks.Commit(t);
+  return Ms(Clock::now() - start);
 }
+
+struct Pool {
+  size_t vms;
+  std::string path;
+  std::vector<std::vector<double>> times;  // per k
+};
 
 }  // namespace
 
@@ -99,10 +104,12 @@ int main(int argc, char** argv) {
   CLI::App app{"Task begin + k writes + commit on pools of 1,000 and 100,000 VMs"};
   std::string dir = "/tmp/xgdb-task-bench";
   size_t big = 100000;
-  int rounds = 15;
+  int rounds = 11;
+  int runs = 3;
   app.add_option("--dir", dir, "Scratch directory (removed and recreated)");
   app.add_option("--big", big, "Size of the large pool");
-  app.add_option("--rounds", rounds, "Tasks per measurement (median reported)");
+  app.add_option("--rounds", rounds, "Tasks per pool, k and run");
+  app.add_option("--runs", runs, "Turns each pool takes (the median is over all its tasks)");
   std::vector<size_t> ks = {1, 10, 100};
   bool only_big = false;
   app.add_option("--k", ks, "Writes per task (repeatable; default 1 10 100)");
@@ -112,27 +119,51 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   std::filesystem::create_directories(dir);
 
-  const std::vector<size_t> pools =
-      only_big ? std::vector<size_t>{big} : std::vector<size_t>{1000, big};
-  std::vector<std::vector<double>> med(pools.size());
-  for (size_t p = 0; p < pools.size(); ++p) {
+  // Each pool is measured alone (its store open, the others closed: they
+  // would share libgit2's object cache and the heap with it), and the pools
+  // take turns, `runs` times, so the machine's drift (shared cores, the
+  // file system) falls on all of them alike.
+  std::vector<size_t> sizes = only_big ? std::vector<size_t>{big}
+                                       : std::vector<size_t>{1000, 10000, big};
+  std::vector<Pool> pools;
+  for (size_t vms : sizes) {
     Clock::time_point t0 = Clock::now();
-    auto store = MakePool(dir + "/pool-" + std::to_string(pools[p]), pools[p]);
-    std::printf("pool %zu VMs: imported in %.0f ms\n", pools[p], Ms(Clock::now() - t0));
-    task::TaskManager tasks(*store, task::TaskOptions{0, 0, ""});
-    TimeTasks(*store, tasks, pools[p], 10, 3);  // warm caches
-    for (size_t k : ks) med[p].push_back(TimeTasks(*store, tasks, pools[p], k, rounds));
+    Pool p{vms, dir + "/pool-" + std::to_string(vms), std::vector<std::vector<double>>(ks.size())};
+    MakePool(p.path, vms);
+    std::printf("pool %zu VMs: imported in %.0f ms\n", vms, Ms(Clock::now() - t0));
+    pools.push_back(std::move(p));
   }
-  std::printf("\nbegin + k writes + commit (median of %d, ms; fsync off)\n", rounds);
+  for (int run = 0; run < runs; ++run) {
+    for (Pool& p : pools) {
+      auto store = Store::Open(PoolOptions(p.path));
+      task::TaskManager tasks(*store, task::TaskOptions{0, 0, ""});
+      for (int r = 0; r < 3; ++r) TimeTask(tasks, p.vms, 10, r);  // warm caches
+      for (size_t i = 0; i < ks.size(); ++i) {
+        for (int r = 0; r < rounds; ++r) {
+          p.times[i].push_back(TimeTask(tasks, p.vms, ks[i], run * rounds + r));
+        }
+      }
+    }
+  }
+  std::printf("\nbegin + k writes + commit (median of %d x %d, ms; fsync off)\n", runs, rounds);
+  std::printf("%6s", "k");
+  for (const Pool& p : pools) std::printf(" %10zu VMs", p.vms);
+  if (!only_big) std::printf(" %10s %10s", "big/1k", "big/10k");
+  std::printf("\n");
+  for (size_t i = 0; i < ks.size(); ++i) {
+    std::printf("%6zu", ks[i]);
+    std::vector<double> med;
+    for (Pool& p : pools) {
+      med.push_back(Median(p.times[i]));
+      std::printf(" %14.2f", med.back());
+    }
+    if (!only_big) std::printf(" %10.2f %10.2f", med[2] / med[0], med[2] / med[1]);
+    std::printf("\n");
+  }
+  pools.clear();
   if (only_big) {
-    std::printf("%6s %12s\n", "k", "big pool");
-    for (size_t i = 0; i < ks.size(); ++i) std::printf("%6zu %12.2f\n", ks[i], med[0][i]);
     std::filesystem::remove_all(dir);
     return 0;
-  }
-  std::printf("%6s %12s %12s %8s\n", "k", "1k pool", "big pool", "ratio");
-  for (size_t i = 0; i < ks.size(); ++i) {
-    std::printf("%6zu %12.2f %12.2f %8.2f\n", ks[i], med[0][i], med[1][i], med[1][i] / med[0][i]);
   }
 
   // 16 concurrent tasks committing into master.

@@ -188,6 +188,10 @@ class Database {
   // table: Error, nothing changes. Changes are recorded for TakeChanges()
   // like ordinary writes.
   void ApplyRows(const std::vector<RowDelta>& rows);
+  // Throws exactly what ApplyRows(rows) would throw now, changing nothing:
+  // a caller that must act in between (move a branch) checks first, then
+  // applies while it keeps the image from other writers.
+  void CheckRows(const std::vector<RowDelta>& rows) const;
 
   // ---- Change tracking for the store's committer. ----
   // Increases by one with every operation that changed something.

@@ -80,24 +80,22 @@ std::vector<RowDelta> Database::ChangedSince(const Database& base) const {
   return out;
 }
 
-void Database::ApplyRows(const std::vector<RowDelta>& rows) {
-  std::unique_lock lock(impl_->mu);
-  Impl& d = *impl_;
-
-  // ---- Checks: nothing changes until all pass. ----
-  std::vector<TableData*> tables;
-  std::unordered_map<std::string, const RowDelta*> batch;  // ref -> its row
+Database::Impl::CheckedRows Database::Impl::CheckRows(const std::vector<RowDelta>& rows) const {
+  CheckedRows out;
+  std::vector<const TableData*>& tables = out.tables;
+  std::unordered_map<std::string, const RowDelta*>& batch = out.batch;
+  std::vector<std::vector<bool>>& canonical = out.canonical;
   for (const RowDelta& r : rows) {
     if (!r.table)
       throw Error(ErrorKind::kInvalidArgument, "ApplyRows: row " + r.ref + " has no table");
-    TableData& t = d.GetTable(r.table->name);
+    const TableData& t = GetTable(r.table->name);
     tables.push_back(&t);
     if (!batch.emplace(r.ref, &r).second)
       throw Error(ErrorKind::kInvalidArgument, "ApplyRows: row " + r.ref + " given twice");
-    const int* owner = d.ref_table.Find(r.ref);
+    const int* owner = ref_table.Find(r.ref);
     if (owner && *owner != t.index)
       throw Error(ErrorKind::kInvalidArgument, "ApplyRows: " + r.ref + " is a row of " +
-                                                   d.tables[*owner].table->name + ", not " +
+                                                   this->tables[*owner].table->name + ", not " +
                                                    t.table->name);
     if (!r.exists) continue;
     if (r.values.size() != t.table->columns.size())
@@ -107,7 +105,7 @@ void Database::ApplyRows(const std::vector<RowDelta>& rows) {
                       std::to_string(t.table->columns.size()) + " columns");
   }
   // Canonical text, decided now because parsing throws.
-  std::vector<std::vector<bool>> canonical(rows.size());
+  canonical.resize(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     if (!rows[i].exists) continue;
     for (const Column& c : tables[i]->table->columns)
@@ -120,7 +118,7 @@ void Database::ApplyRows(const std::vector<RowDelta>& rows) {
     const TableData& t = *tables[i];
     if (!rows[i].exists || t.uuid_col < 0) continue;
     const std::string& uuid = rows[i].values[t.uuid_col];
-    const auto* owner = d.uuid_index.Find(uuid);
+    const auto* owner = uuid_index.Find(uuid);
     bool taken_outside = owner && !batch.count(owner->second);
     if (taken_outside || !new_uuids.insert(uuid).second)
       throw Error(ErrorKind::kUniqueness, "uuid " + uuid + " is already used",
@@ -139,15 +137,29 @@ void Database::ApplyRows(const std::vector<RowDelta>& rows) {
             throw Error::NotFound("missing row", c.other_table, target);
           continue;
         }
-        d.CheckTarget(c, target);
+        CheckTarget(c, target);
       }
     }
   }
 
+  return out;
+}
+
+void Database::CheckRows(const std::vector<RowDelta>& rows) const {
+  std::shared_lock lock(impl_->mu);
+  impl_->CheckRows(rows);
+}
+
+void Database::ApplyRows(const std::vector<RowDelta>& rows) {
+  std::unique_lock lock(impl_->mu);
+  Impl& d = *impl_;
+  const Impl::CheckedRows checked = d.CheckRows(rows);  // nothing changes unless all pass
+  const std::vector<std::vector<bool>>& canonical = checked.canonical;
+
   // ---- Changes: nothing below throws. ----
   for (size_t i = 0; i < rows.size(); ++i) {
     const RowDelta& r = rows[i];
-    TableData& t = *tables[i];
+    TableData& t = d.tables[size_t(checked.tables[i]->index)];
     const Values* cur = Impl::FindRow(t, r.ref);
     if (!r.exists) {
       if (!cur) continue;

@@ -117,6 +117,15 @@ struct Database::Impl {
   // upkeep, no change recorded.
   void EraseRow(db::TableData& t, const std::string& ref);
 
+  // ---- row batches (database_clone.cc) ----
+  // ApplyRows' checks; throws what it throws, changes nothing.
+  struct CheckedRows {
+    std::vector<const db::TableData*> tables;                // each row's table
+    std::unordered_map<std::string, const RowDelta*> batch;  // ref -> its row
+    std::vector<std::vector<bool>> canonical;  // per row and column: text is canonical
+  };
+  CheckedRows CheckRows(const std::vector<RowDelta>& rows) const;
+
   // ---- change tracking (database_load.cc) ----
   void Touch(const db::TableData& t, const std::string& ref, const Column* c,
              bool row_deleted = false);

@@ -59,6 +59,7 @@ MergeOutcome MergeCommits(git_repository* repo, const std::string& ours, const s
   TreeMergeResult merged = MergeTrees(repo, bt, ot, tt, tm);
   out.stats = merged.stats;
   if (!merged.conflicts.empty()) throw ConflictError(merged.conflicts);
+  out.both_changed = std::move(merged.both_changed);
 
   if (!options.actor.empty()) {
     GitReader reader(repo);

@@ -37,6 +37,7 @@ struct MergeOutcome {
   std::string commit;  // what the target should point to now
   std::string base;    // the merge base used
   std::vector<RowChanged> theirs_changed;  // when an actor was given
+  std::vector<RowChanged> both_changed;    // rows merged field by field
   ReadStats stats;     // trees/blobs read by the merge and the check
 };
 

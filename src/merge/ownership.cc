@@ -1,6 +1,8 @@
 // The ownership rules (data), their parser, row views and the check.
 #include "merge/ownership.h"
 
+#include <algorithm>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -153,10 +155,13 @@ TreeRowView::TreeRowView(GitReader* reader, const git_oid& root,
 
 std::optional<std::string> TreeRowView::Field(const std::string& table, const std::string& ref,
                                               const std::string& column) {
-  // Walk root -> xapi -> table -> bucket -> row, one counted read per level.
-  std::vector<std::string> path = {kDataDir, EncodeName(table), Bucket(ref), EncodeName(ref)};
+  // Walk root -> xapi -> table -> fan-out -> row, one counted read per level.
+  std::string path = RowDir(table, ref);
   TreePtr tree = reader_->Tree(root_);
-  for (const std::string& name : path) {
+  for (size_t start = 0; start < path.size();) {
+    size_t end = std::min(path.find('/', start), path.size());
+    std::string name = path.substr(start, end - start);
+    start = end + 1;
     const git_tree_entry* e = git_tree_entry_byname(tree.get(), name.c_str());
     if (e == nullptr || git_tree_entry_type(e) != GIT_OBJECT_TREE) return std::nullopt;
     tree = reader_->Tree(*git_tree_entry_id(e));
@@ -182,20 +187,25 @@ std::vector<std::string> TreeRowView::RefsWhere(const std::string& table,
     const git_tree_entry* data = git_tree_entry_byname(root.get(), kDataDir);
     TreePtr xapi = data ? reader_->Tree(data) : nullptr;
     const git_tree_entry* te = xapi ? git_tree_entry_byname(xapi.get(), EncodeName(table).c_str()) : nullptr;
-    TreePtr buckets = te ? reader_->Tree(te) : nullptr;
     std::string col_entry = EncodeName(column);
-    for (size_t b = 0; buckets && b < git_tree_entrycount(buckets.get()); ++b) {
-      TreePtr rows = reader_->Tree(git_tree_entry_byindex(buckets.get(), b));
-      for (size_t r = 0; rows && r < git_tree_entrycount(rows.get()); ++r) {
-        TreePtr row = reader_->Tree(git_tree_entry_byindex(rows.get(), r));
-        if (!row) continue;
-        const git_tree_entry* ref_e = git_tree_entry_byname(row.get(), "_ref");
-        const git_tree_entry* col_e = git_tree_entry_byname(row.get(), col_entry.c_str());
+    // Every row below the table directory, through its fan-out levels.
+    std::function<void(const git_tree*, int)> walk = [&](const git_tree* dir, int below) {
+      for (size_t i = 0; dir != nullptr && i < git_tree_entrycount(dir); ++i) {
+        TreePtr child = reader_->Tree(git_tree_entry_byindex(dir, i));
+        if (below > 0) {
+          walk(child.get(), below - 1);
+          continue;
+        }
+        if (!child) continue;
+        const git_tree_entry* ref_e = git_tree_entry_byname(child.get(), "_ref");
+        const git_tree_entry* col_e = git_tree_entry_byname(child.get(), col_entry.c_str());
         if (ref_e == nullptr || col_e == nullptr) continue;
         index.emplace(reader_->Blob(*git_tree_entry_id(col_e)),
                       reader_->Blob(*git_tree_entry_id(ref_e)));
       }
-    }
+    };
+    TreePtr table_tree = te ? reader_->Tree(te) : nullptr;
+    walk(table_tree.get(), kFanout.levels);
     it = index_.find(key);
   }
   std::vector<std::string> out;

@@ -1,5 +1,5 @@
 // The three-way tree walk. Levels (docs/format.md): root {meta, xapi},
-// xapi/<table>/<bucket>/<ref>/<column>[/<member>]. At every level a name is
+// xapi/<table>/<h>/<h>/<h>/<h>/<ref>/<column>[/<member>]. At every level a name is
 // settled without reading below it when two sides have the same entry id;
 // only names changed on both sides are descended into.
 #include "merge/tree_merge.h"
@@ -83,6 +83,8 @@ class Merger {
 
   git_oid Root(const git_oid& base, const git_oid& ours, const git_oid& theirs) {
     TreePtr b = reader_.Tree(base), o = reader_.Tree(ours), t = reader_.Tree(theirs);
+    // One layout on all three sides, or the walk would pair unrelated names.
+    for (const git_tree* root : {b.get(), o.get(), t.get()}) RequireCurrentFormat(reader_.repo(), root);
     // Names are decoded with the schema the merged meta/ will hold.
     const git_tree_entry* bm = git_tree_entry_byname(b.get(), "meta");
     const git_tree_entry* om = git_tree_entry_byname(o.get(), "meta");
@@ -105,7 +107,7 @@ class Merger {
   }
 
  private:
-  enum class Level { kXapi, kTable, kBucket, kRow };
+  enum class Level { kXapi, kTable, kFanout, kRow };
   using Descend = std::function<std::optional<EntrySpec>(const std::string&, const Three&)>;
   using OnTheirs = std::function<void(const std::string&, const Three&)>;
 
@@ -199,29 +201,24 @@ class Merger {
   }
 
   std::optional<EntrySpec> TableDir(const std::string& name, const Three& x) {
-    const Table& table = TableNamed(name);
-    std::string path = std::string(kDataDir) + "/" + name;
-    TreePtr b = Dir(x.b, path), o = Dir(x.o, path), t = Dir(x.t, path);
-    return AsDir(name, MergeDir(
-                           b.get(), o.get(), t.get(),
-                           [&](const std::string& bucket, const Three& y) {
-                             return BucketDir(table, path + "/" + bucket, bucket, y);
-                           },
-                           [&](const std::string& bucket, const Three& y) {
-                             Collect(Level::kBucket, &table, bucket, y.b, y.t);
-                           }));
+    return FanoutDir(TableNamed(name), std::string(kDataDir) + "/" + name, name, kFanout.levels, x);
   }
 
-  std::optional<EntrySpec> BucketDir(const Table& table, const std::string& path,
-                                     const std::string& name, const Three& x) {
+  // A table's directory (`below` = kFanout.levels) or a fan-out directory
+  // with `below` more fan-out levels under it; at 0 its entries are rows.
+  std::optional<EntrySpec> FanoutDir(const Table& table, const std::string& path,
+                                     const std::string& name, int below, const Three& x) {
     TreePtr b = Dir(x.b, path), o = Dir(x.o, path), t = Dir(x.t, path);
     return AsDir(name, MergeDir(
                            b.get(), o.get(), t.get(),
-                           [&](const std::string& row, const Three& y) {
-                             return Row(table, path + "/" + row, row, y);
+                           [&](const std::string& child, const Three& y) {
+                             std::string child_path = path + "/" + child;
+                             return below > 0 ? FanoutDir(table, child_path, child, below - 1, y)
+                                              : Row(table, child_path, child, y);
                            },
-                           [&](const std::string& row, const Three& y) {
-                             Collect(Level::kRow, &table, row, y.b, y.t);
+                           [&](const std::string& child, const Three& y) {
+                             Collect(below > 0 ? Level::kFanout : Level::kRow, &table, child, y.b,
+                                     y.t, below - 1);
                            }));
   }
 
@@ -256,12 +253,11 @@ class Merger {
                                const std::string& name, const Three& x) {
     const git_tree_entry* any = x.o ? x.o : x.t;
     std::string ref = RefOf(name, any ? any : x.b, path);
-    if (options_.collect_theirs_changes) {
-      using K = RowChanged::Kind;
-      out_->theirs_changed.push_back(
-          {x.b == nullptr ? K::kCreated : x.t == nullptr ? K::kDeleted : K::kModified, table.name,
-           ref});
-    }
+    using K = RowChanged::Kind;
+    RowChanged changed{x.b == nullptr ? K::kCreated : x.t == nullptr ? K::kDeleted : K::kModified,
+                       table.name, ref};
+    out_->both_changed.push_back(changed);
+    if (options_.collect_theirs_changes) out_->theirs_changed.push_back(std::move(changed));
     if (x.b != nullptr && (x.o == nullptr || x.t == nullptr)) {
       // All three differ, so the side that kept the row changed it.
       const git_tree_entry* kept = x.o ? x.o : x.t;
@@ -337,9 +333,10 @@ class Merger {
   }
 
   // Lists the rows below `entry` that differ from base to theirs (a Merkle
-  // diff: equal subtrees are not read).
+  // diff: equal subtrees are not read). A kFanout entry has `below` more
+  // fan-out levels under it.
   void Collect(Level level, const Table* table, const std::string& name, const git_tree_entry* b,
-               const git_tree_entry* t) {
+               const git_tree_entry* t, int below = 0) {
     if (!options_.collect_theirs_changes || Same(b, t)) return;
     if (level == Level::kRow) {
       using K = RowChanged::Kind;
@@ -349,13 +346,16 @@ class Merger {
                                       table->name, RefOf(name, t ? t : b, name)});
       return;
     }
-    if (level == Level::kTable) table = &TableNamed(name);
+    if (level == Level::kTable) {
+      table = &TableNamed(name);
+      below = kFanout.levels;  // a table is the top of its fan-out
+    }
     TreePtr tb = Dir(b, name), tt = Dir(t, name);
-    Level next = level == Level::kXapi     ? Level::kTable
-                 : level == Level::kTable ? Level::kBucket
-                                          : Level::kRow;
+    Level next = level == Level::kXapi ? Level::kTable
+                 : below > 0           ? Level::kFanout
+                                       : Level::kRow;
     for (const auto& [child, x] : Align(tb.get(), nullptr, tt.get())) {
-      Collect(next, table, child, x.b, x.t);
+      Collect(next, table, child, x.b, x.t, below - 1);
     }
   }
 

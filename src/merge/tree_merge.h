@@ -57,6 +57,9 @@ struct TreeMergeResult {
   git_oid tree{};                       // the merged root (valid when no conflict)
   std::vector<Conflict> conflicts;      // empty: the merge is clean
   std::vector<RowChanged> theirs_changed;  // when collect_theirs_changes
+  // Rows both sides changed, merged field by field (kind: as theirs did it).
+  // Every other row of the result is ours' or theirs' directory unchanged.
+  std::vector<RowChanged> both_changed;
   std::shared_ptr<const Schema> schema;    // the schema names were decoded with
   ReadStats stats;
 };

@@ -180,19 +180,27 @@ class Differ {
       auto decoded = DecodeName(name);
       const Table* table = decoded ? schema_.FindTable(*decoded) : nullptr;
       if (table == nullptr) throw Error(ErrorKind::kCorrupt, "unknown table directory " + name);
-      TreePtr ba = SubTree(repo_, p.first), bb = SubTree(repo_, p.second);
-      for (const auto& [bucket, bp] : Pair(ba.get(), bb.get())) {
-        if (SameId(bp.first, bp.second)) continue;
-        TreePtr ra = SubTree(repo_, bp.first), rb = SubTree(repo_, bp.second);
-        std::string dir = std::string(kDataDir) + "/" + name + "/" + bucket + "/";
-        for (const auto& [row, rp] : Pair(ra.get(), rb.get())) {
-          if (!SameId(rp.first, rp.second)) Row(*table, row, dir + row, rp.first, rp.second);
-        }
-      }
+      FanoutDir(*table, std::string(kDataDir) + "/" + name, p.first, p.second, kFanout.levels);
     }
   }
 
  private:
+  // A table's directory (`below` = kFanout.levels) or a fan-out directory
+  // with `below` more levels under it; at 0 its entries are rows.
+  void FanoutDir(const Table& table, const std::string& path, const git_tree_entry* a,
+                 const git_tree_entry* b, int below) {
+    TreePtr ta = SubTree(repo_, a), tb = SubTree(repo_, b);
+    for (const auto& [name, p] : Pair(ta.get(), tb.get())) {
+      if (SameId(p.first, p.second)) continue;
+      std::string child = path + "/" + name;
+      if (below > 0) {
+        FanoutDir(table, child, p.first, p.second, below - 1);
+      } else {
+        Row(table, name, child, p.first, p.second);
+      }
+    }
+  }
+
   void Row(const Table& table, const std::string& name, const std::string& path,
            const git_tree_entry* a, const git_tree_entry* b) {
     std::optional<RowContents> ra, rb;
@@ -301,6 +309,7 @@ std::vector<FieldChange> Store::Diff(const std::string& from, const std::string&
   CommitPtr a = LookupCommit(repo, ResolveId(repo, from));
   CommitPtr b = LookupCommit(repo, ResolveId(repo, to));
   TreePtr ta = CommitTree(a.get()), tb = CommitTree(b.get());
+  RequireCurrentFormat(repo, ta.get());  // ReadMeta checks tb
   std::shared_ptr<const Schema> schema = ReadMeta(repo, tb.get());
   std::vector<FieldChange> out;
   Differ(repo, *schema, &out).Roots(ta.get(), tb.get());

@@ -77,15 +77,34 @@ std::vector<std::pair<std::string, std::string>> ReadMembers(git_repository* rep
 
 }  // namespace
 
-std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* root) {
+Fanout ReadFanout(git_repository* repo, const git_tree* root) {
   git_tree_entry* raw = nullptr;
   if (git_tree_entry_bypath(&raw, root, kFormatPath) < 0) Corrupt("meta/format is missing");
   TreeEntryPtr format(raw);
   if (!IsBlob(format.get())) Corrupt("meta/format is not a file");
   std::string text = ReadBlob(repo, *git_tree_entry_id(format.get()), kFormatPath);
-  if (text != kFormatText) {
-    Corrupt("unknown format in meta/format: '" + text.substr(0, 80) + "'");
+  if (text == kFormatText) return kFanout;
+  if (text == kFormat1Text) return kFormat1Fanout;
+  Corrupt("unknown format in meta/format: '" + text.substr(0, 80) + "'");
+}
+
+void RequireCurrentFormat(git_repository* repo, const git_tree* root) {
+  Fanout found = ReadFanout(repo, root);
+  if (found.levels != kFanout.levels || found.width != kFanout.width) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "a commit predates repository format 2 (it was written by an earlier release): "
+                "it can be read whole (get --at, export --at) but not diffed, merged or reverted");
   }
+}
+
+std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* root,
+                                       Fanout* fanout) {
+  if (fanout != nullptr) {
+    *fanout = ReadFanout(repo, root);
+  } else {
+    RequireCurrentFormat(repo, root);
+  }
+  git_tree_entry* raw = nullptr;
   if (git_tree_entry_bypath(&raw, root, kGenerationPath) == 0) {
     TreeEntryPtr generation(raw);
     if (!IsBlob(generation.get()) ||
@@ -163,9 +182,59 @@ std::string MissingColumnValue(const Table& table, const Column& col, const std:
   Corrupt(path + " lacks column " + col.name + " of " + table.name + ", which has no default");
 }
 
+namespace {
+
+// Loads the rows below one fan-out directory (`depth` levels still to go).
+void LoadRows(git_repository* repo, const Table& table, const git_oid& dir,
+              const std::string& path, std::string prefix, int depth, Fanout fanout,
+              Database* db) {
+  TreePtr tree = LookupTree(repo, dir, path);
+  for (size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(tree.get(), i);
+    std::string name = git_tree_entry_name(e);
+    std::string child = path + "/" + name;
+    if (depth > 0) {
+      if (!IsBucketName(name, fanout) || !IsTree(e)) Corrupt("not a fan-out directory: " + child);
+      LoadRows(repo, table, *git_tree_entry_id(e), child,
+               prefix.empty() ? name : prefix + "/" + name, depth - 1, fanout, db);
+      continue;
+    }
+    if (!IsTree(e)) Corrupt("not a row directory: " + child);
+    RowContents row = ReadRow(repo, table, *git_tree_entry_id(e), name, child);
+    if (BucketPath(row.ref, fanout) != prefix) Corrupt(child + " is in the wrong fan-out directory");
+    FieldList fields;
+    fields.reserve(table.columns.size());
+    size_t next = 0;
+    for (const Column& col : table.columns) {
+      if (!table.Stored(col)) {  // FinishLoad resets or rebuilds it
+        fields.emplace_back(col.name, col.empty);
+        continue;
+      }
+      if (next < row.columns.size() && row.columns[next].first == &col) {
+        fields.emplace_back(col.name, std::move(row.columns[next].second));
+        ++next;
+      } else {
+        fields.emplace_back(col.name, MissingColumnValue(table, col, child));
+      }
+    }
+    try {
+      db->LoadRow(table.name, row.ref, std::move(fields));
+    } catch (const Error& e) {
+      Corrupt(child + ": " + e.what());
+    }
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Database> LoadImage(git_repository* repo, const git_tree* root,
                                     std::shared_ptr<const Schema> schema) {
-  if (!schema) schema = ReadMeta(repo, root);
+  Fanout fanout;
+  if (schema) {
+    fanout = ReadFanout(repo, root);
+  } else {
+    schema = ReadMeta(repo, root, &fanout);
+  }
   auto db = std::make_unique<Database>(schema);
   for (size_t i = 0; i < git_tree_entrycount(root); ++i) {
     std::string name = git_tree_entry_name(git_tree_entry_byindex(root, i));
@@ -183,42 +252,8 @@ std::unique_ptr<Database> LoadImage(git_repository* repo, const git_tree* root,
       if (table == nullptr || !table->persistent || !IsTree(te)) {
         Corrupt("not a persistent table of the schema: " + table_path);
       }
-      TreePtr buckets = LookupTree(repo, *git_tree_entry_id(te), table_path);
-      for (size_t b = 0; b < git_tree_entrycount(buckets.get()); ++b) {
-        const git_tree_entry* be = git_tree_entry_byindex(buckets.get(), b);
-        std::string bucket = git_tree_entry_name(be);
-        std::string bucket_path = table_path + "/" + bucket;
-        if (!IsBucketName(bucket) || !IsTree(be)) Corrupt("not a bucket: " + bucket_path);
-        TreePtr rows = LookupTree(repo, *git_tree_entry_id(be), bucket_path);
-        for (size_t r = 0; r < git_tree_entrycount(rows.get()); ++r) {
-          const git_tree_entry* re = git_tree_entry_byindex(rows.get(), r);
-          std::string row_name = git_tree_entry_name(re);
-          std::string row_path = bucket_path + "/" + row_name;
-          if (!IsTree(re)) Corrupt("not a row directory: " + row_path);
-          RowContents row = ReadRow(repo, *table, *git_tree_entry_id(re), row_name, row_path);
-          if (Bucket(row.ref) != bucket) Corrupt(row_path + " is in the wrong bucket");
-          FieldList fields;
-          fields.reserve(table->columns.size());
-          size_t next = 0;
-          for (const Column& col : table->columns) {
-            if (!table->Stored(col)) {  // FinishLoad resets or rebuilds it
-              fields.emplace_back(col.name, col.empty);
-              continue;
-            }
-            if (next < row.columns.size() && row.columns[next].first == &col) {
-              fields.emplace_back(col.name, std::move(row.columns[next].second));
-              ++next;
-            } else {
-              fields.emplace_back(col.name, MissingColumnValue(*table, col, row_path));
-            }
-          }
-          try {
-            db->LoadRow(table->name, row.ref, std::move(fields));
-          } catch (const Error& e) {
-            Corrupt(row_path + ": " + e.what());
-          }
-        }
-      }
+      LoadRows(repo, *table, *git_tree_entry_id(te), table_path, "", fanout.levels, fanout,
+               db.get());
     }
   }
   try {

@@ -11,13 +11,25 @@
 #include <utility>
 #include <vector>
 
+#include "store/layout.h"
 #include "xgdb/database.h"
 #include "xgdb/schema.h"
 
 namespace xgdb::store {
 
-// Checks meta/format and parses meta/schema.json of a root tree.
-std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* root);
+// The fan-out of the format meta/format names: kFanout, or kFormat1Fanout
+// for a commit of an earlier release; anything else is corrupt.
+Fanout ReadFanout(git_repository* repo, const git_tree* root);
+
+// Error(kInvalidArgument) unless the root tree is in the current format.
+void RequireCurrentFormat(git_repository* repo, const git_tree* root);
+
+// Checks meta/format and parses meta/schema.json of a root tree. With
+// `fanout` null the tree must be in the current format (walks that compare
+// trees need one layout), else an Error(kInvalidArgument); otherwise both
+// formats are accepted and *fanout says which.
+std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* root,
+                                       Fanout* fanout = nullptr);
 
 // The columns present in a row directory, in column order, as stored text
 // (sets and maps canonical, members in byte order of their raw names).
@@ -32,7 +44,8 @@ RowContents ReadRow(git_repository* repo, const Table& table, const git_oid& row
 // Maps a table's encoded column names to its stored columns.
 const Column* FindStoredColumn(const Table& table, const std::string& entry_name);
 
-// The database held by a root tree (schema from ReadMeta, or `schema`).
+// The database held by a root tree, in either format (schema from
+// meta/schema.json, or `schema`).
 std::unique_ptr<Database> LoadImage(git_repository* repo, const git_tree* root,
                                     std::shared_ptr<const Schema> schema);
 

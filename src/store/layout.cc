@@ -7,20 +7,40 @@ namespace {
 
 bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
-}  // namespace
-
-std::string Bucket(std::string_view ref) {
+// The hex digits the fan-out directories are cut from: the ref's own
+// (free, and readable in `git ls-tree`) when it has enough, else its hash.
+std::string_view FanoutKey(std::string_view ref, size_t digits, std::string* hashed) {
   constexpr std::string_view kPrefix = "OpaqueRef:";
-  if (ref.size() >= kPrefix.size() + 2 && ref.substr(0, kPrefix.size()) == kPrefix &&
-      IsLowerHex(ref[kPrefix.size()]) && IsLowerHex(ref[kPrefix.size() + 1])) {
-    return std::string(ref.substr(kPrefix.size(), 2));
+  if (ref.size() >= kPrefix.size() + digits && ref.substr(0, kPrefix.size()) == kPrefix) {
+    std::string_view key = ref.substr(kPrefix.size(), digits);
+    bool hex = true;
+    for (char c : key) hex = hex && IsLowerHex(c);
+    if (hex) return key;
   }
-  // HashedName is "%H" + 40 lowercase hex of the blob id.
-  return HashedName(ref).substr(2, 2);
+  *hashed = HashedName(ref);  // "%H" + 40 lowercase hex of the blob id
+  return std::string_view(*hashed).substr(2, digits);
 }
 
-bool IsBucketName(std::string_view name) {
-  return name.size() == 2 && IsLowerHex(name[0]) && IsLowerHex(name[1]);
+}  // namespace
+
+std::string BucketPath(std::string_view ref, Fanout fanout) {
+  std::string hashed;
+  std::string_view key = FanoutKey(ref, size_t(fanout.levels) * size_t(fanout.width), &hashed);
+  std::string out;
+  out.reserve(key.size() + size_t(fanout.levels));
+  for (int level = 0; level < fanout.levels; ++level) {
+    if (level > 0) out += '/';
+    out += key.substr(size_t(level) * size_t(fanout.width), size_t(fanout.width));
+  }
+  return out;
+}
+
+bool IsBucketName(std::string_view name, Fanout fanout) {
+  if (name.size() != size_t(fanout.width)) return false;
+  for (char c : name) {
+    if (!IsLowerHex(c)) return false;
+  }
+  return true;
 }
 
 std::string TableDir(std::string_view table) {
@@ -28,7 +48,7 @@ std::string TableDir(std::string_view table) {
 }
 
 std::string RowDir(std::string_view table, std::string_view ref) {
-  return TableDir(table) + "/" + Bucket(ref) + "/" + EncodeName(ref);
+  return TableDir(table) + "/" + BucketPath(ref) + "/" + EncodeName(ref);
 }
 
 }  // namespace xgdb::store

@@ -1,12 +1,14 @@
 // Where things live in a commit's tree (docs/format.md, "Layout").
 //
-//   meta/format                         "xapi-gitdb format 1\n"
+//   meta/format                         "xapi-gitdb format 2\n"
 //   meta/schema.json                    the schema the data follows
 //   meta/generation                     xapi's generation count at import
 //                                       (optional, decimal + "\n")
-//   xapi/<table>/<bucket>/<ref>/<col>   one entry per stored column
+//   xapi/<table>/<h>/<h>/<h>/<ref>/<col>  one entry per stored column; each
+//                                       <h> one hex digit of the ref's fan-out
 //
-// Every path segment below xapi/ is a name encoded by name_codec.h.
+// Every path segment below xapi/ other than the fan-out digits is a name
+// encoded by name_codec.h.
 #ifndef XGDB_STORE_LAYOUT_H_
 #define XGDB_STORE_LAYOUT_H_
 
@@ -17,7 +19,11 @@
 namespace xgdb::store {
 
 inline constexpr char kFormatPath[] = "meta/format";
-inline constexpr char kFormatText[] = "xapi-gitdb format 1\n";
+inline constexpr char kFormatText[] = "xapi-gitdb format 2\n";
+// Format 1 (one level of 256 buckets) is still read, so that a repository
+// written by an earlier release can be upgraded (Store::Open) and its old
+// commits read whole (LoadAt); it is never written.
+inline constexpr char kFormat1Text[] = "xapi-gitdb format 1\n";
 inline constexpr char kSchemaPath[] = "meta/schema.json";
 inline constexpr char kGenerationPath[] = "meta/generation";
 inline constexpr char kGenerationEntry[] = "generation";  // inside meta/
@@ -30,14 +36,28 @@ inline constexpr char kMasterRef[] = "refs/heads/master";
 inline constexpr char kHashedNameEntry[] = "name";
 inline constexpr char kHashedValueEntry[] = "value";
 
-// The fan-out directory of a row: the two characters after "OpaqueRef:" when
-// they are lowercase hex digits (xapi's refs are random UUIDs), else the
-// first two hex digits of the git blob id of the ref.
-std::string Bucket(std::string_view ref);
-// True when `name` could be a bucket ("00".."ff").
-bool IsBucketName(std::string_view name);
+// How a table's rows fan out: `levels` directories between the table and
+// a row, each named by `width` hex digits of the row's fan-out key (the
+// characters after "OpaqueRef:" when they are lowercase hex digits, as in
+// xapi's random-UUID refs, else the git blob id of the ref).
+struct Fanout {
+  int levels;
+  int width;
+};
+// Format 2: 16 x 16 x 16 x 16. Every tree on the way to a row has at most
+// 16 entries, and a leaf holds ~1.5 rows at 100,000 rows of one table, so
+// what a changed row costs does not depend on the table's size
+// (docs/format.md, "Fan-out").
+inline constexpr Fanout kFanout{4, 1};
+inline constexpr Fanout kFormat1Fanout{1, 2};
 
-// "xapi/<enc table>" and "xapi/<enc table>/<bucket>/<enc ref>" (no trailing /).
+// The fan-out directories of a row, "3/a/4/b" (no leading or trailing /).
+std::string BucketPath(std::string_view ref, Fanout fanout = kFanout);
+// True when `name` could be one fan-out directory of `fanout`.
+bool IsBucketName(std::string_view name, Fanout fanout = kFanout);
+
+// "xapi/<enc table>" and "xapi/<enc table>/<buckets>/<enc ref>" (no
+// trailing /), in the current format.
 std::string TableDir(std::string_view table);
 std::string RowDir(std::string_view table, std::string_view ref);
 

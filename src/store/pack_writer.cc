@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "store/git_ptr.h"
+#include "store/repack.h"
 #include "store/sha1.h"
 
 namespace xgdb::store {
@@ -90,31 +91,47 @@ void PutObjectHeader(std::string& out, git_object_t type, uint64_t size) {
 }
 
 // One zlib stream for all of a pack's objects: compress2() would set up
-// (and allocate ~300 KB for) a new one per object.
+// (and allocate ~300 KB for) a new one per object. Most objects are small
+// trees and blobs, and deflateReset clears the match hash table, 64 KB at
+// zlib's defaults: per object that memset would cost more than compressing.
+// So objects up to kSmallObject bytes go through a stream with a window and
+// hash table sized for them (any inflate reads what it writes), and with
+// `store_small` they are not compressed at all: deflate's "stored" blocks,
+// a copy (see WritePackFiles).
 class Deflater {
  public:
-  Deflater() {
-    if (deflateInit(&z_, Z_BEST_SPEED) != Z_OK) {
+  explicit Deflater(bool store_small) {
+    if (deflateInit(&large_, Z_BEST_SPEED) != Z_OK ||
+        deflateInit2(&small_, store_small ? Z_NO_COMPRESSION : Z_BEST_SPEED, Z_DEFLATED,
+                     kSmallWindowBits, kSmallMemLevel, Z_DEFAULT_STRATEGY) != Z_OK) {
       throw Error(ErrorKind::kIo, "zlib: cannot start a deflate stream");
     }
   }
-  ~Deflater() { deflateEnd(&z_); }
+  ~Deflater() {
+    deflateEnd(&large_);
+    deflateEnd(&small_);
+  }
   void Append(std::string& out, const std::string& data) {
-    deflateReset(&z_);
+    z_stream& z = data.size() <= kSmallObject ? small_ : large_;
+    deflateReset(&z);
     size_t at = out.size();
-    out.resize(at + deflateBound(&z_, static_cast<uLong>(data.size())));
-    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    z_.avail_in = static_cast<uInt>(data.size());
-    z_.next_out = reinterpret_cast<Bytef*>(&out[at]);
-    z_.avail_out = static_cast<uInt>(out.size() - at);
-    if (deflate(&z_, Z_FINISH) != Z_STREAM_END) {
+    out.resize(at + deflateBound(&z, static_cast<uLong>(data.size())));
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z.avail_in = static_cast<uInt>(data.size());
+    z.next_out = reinterpret_cast<Bytef*>(&out[at]);
+    z.avail_out = static_cast<uInt>(out.size() - at);
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
       throw Error(ErrorKind::kIo, "zlib: cannot compress an object for a pack");
     }
-    out.resize(out.size() - z_.avail_out);
+    out.resize(out.size() - z.avail_out);
   }
 
  private:
-  z_stream z_{};
+  static constexpr size_t kSmallObject = 4096;
+  static constexpr int kSmallWindowBits = 12;  // a 4 KB window: the whole object
+  static constexpr int kSmallMemLevel = 4;     // a 4 KB hash table (2 is slower)
+  z_stream large_{};
+  z_stream small_{};
 };
 
 void SyncDir(const std::string& dir) {
@@ -266,7 +283,15 @@ std::string WritePackFiles(const std::string& git_dir, const std::vector<PackObj
   std::string pack = "PACK";
   PutBe32(pack, 2);
   PutBe32(pack, static_cast<uint32_t>(objects.size()));
-  Deflater deflater;
+  // A commit's pack (a few trees and blobs of a few hundred bytes, mostly
+  // object ids that do not compress) is combined with others byte for byte
+  // and then recompressed, with deltas, once the combination passes
+  // kDeltaRepackBytes (repack.h): compressing its small objects now would
+  // cost more CPU than everything else the commit does. A larger pack (an
+  // import) may stay as it is for long: everything in it is compressed.
+  size_t raw = 0;
+  for (const PackObject& o : objects) raw += o.data->size();
+  Deflater deflater(/*store_small=*/raw < kDeltaRepackBytes);
   for (const PackObject& o : objects) {
     size_t start = pack.size();
     PutObjectHeader(pack, o.type, o.data->size());

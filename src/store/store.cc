@@ -22,8 +22,8 @@ void EnsureLibgit2() {
   static std::once_flag once;
   std::call_once(once, [] {
     git_libgit2_init();
-    // Commits read the root, xapi/, table and bucket trees; a table tree
-    // with 256 buckets is ~8 KB, above the 4 KB default cache limit.
+    // Commits read the root, xapi/, table and fan-out trees; xapi/ holds a
+    // few hundred tables' entries (~4 KB), at the default cache limit.
     git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, size_t{256} * 1024);
   });
 }
@@ -302,8 +302,9 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
         "repository " + path + ": the tree of " + OidHex(head) + " is unreadable",
         ErrorKind::kCorrupt);
   TreePtr tree(raw_tree);
+  Fanout fanout;
   try {
-    impl->schema = ReadMeta(impl->repo.get(), tree.get());
+    impl->schema = ReadMeta(impl->repo.get(), tree.get(), &fanout);
     impl->db = LoadImage(impl->repo.get(), tree.get(), impl->schema);
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kCorrupt) {
@@ -311,9 +312,41 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
     }
     throw Error(ErrorKind::kCorrupt, "repository " + path + ": " + e.what());
   }
+  if (fanout.levels != kFanout.levels || fanout.width != kFanout.width) {
+    spdlog::info("{}: rewriting the repository from format 1 in format 2", path);
+    impl->UpgradeFormat(tree.get());
+  }
   impl->durable_seq = impl->db->Sequence();
   impl->StartRepacker();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+void Store::Impl::UpgradeFormat(const git_tree* old_root) {
+  // The image was read in the old layout; writing it whole gives the same
+  // rows in the current one. meta/generation is carried over, so exports
+  // never step back.
+  int64_t generation = 0;
+  git_tree_entry* raw = nullptr;
+  if (git_tree_entry_bypath(&raw, old_root, kGenerationPath) == 0) {
+    TreeEntryPtr entry(raw);
+    git_blob* blob = nullptr;
+    Check(git_blob_lookup(&blob, repo.get(), git_tree_entry_id(entry.get())),
+          "reading meta/generation", ErrorKind::kCorrupt);
+    BlobPtr owned(blob);
+    generation = ParseGeneration(std::string_view(static_cast<const char*>(git_blob_rawcontent(blob)),
+                                                  size_t(git_blob_rawsize(blob))))
+                     .value_or(0);
+  }
+  try {
+    git_oid root = WriteImageTree(*sink, *db, nullptr, generation);
+    WriteCommit(root, Message("Upgrade the repository to format 2",
+                              {"Rows move from xapi/<table>/<2 hex>/<ref>/ to "
+                               "xapi/<table>/<h>/<h>/<h>/<h>/<ref>/ (docs/format.md)"},
+                              0));
+  } catch (...) {
+    sink->Discard();
+    throw;
+  }
 }
 
 std::unique_ptr<Store> Store::Import(const StoreOptions& options, std::unique_ptr<Database> image,

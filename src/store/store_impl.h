@@ -65,6 +65,9 @@ struct Store::Impl {
   // Writes a commit of `root` on master (parent: master if any), packs the
   // new objects, moves master. git_mu held. Returns the commit id.
   git_oid WriteCommit(const git_oid& root, const std::string& message);
+  // Rewrites the loaded image (db) of a repository in an earlier format as
+  // one commit in the current format (Store::Open).
+  void UpgradeFormat(const git_tree* old_root);
   // The full commit message: first line, summary lines, Host trailer.
   std::string Message(const std::string& first_line, const std::vector<std::string>& summary,
                       size_t dropped) const;

@@ -199,20 +199,39 @@ git_oid WriteRootTree(ObjectSink& sink, const git_oid& meta, const git_oid* data
   return WriteTree(sink, entries);
 }
 
+namespace {
+
+// Writes a table's fan-out directories bottom-up from its leaves (fan-out
+// path -> row entries) and returns the table's tree.
+git_oid WriteFanoutTrees(ObjectSink& sink, std::map<std::string, std::vector<EntrySpec>> dirs) {
+  for (;;) {
+    // Every path has the same depth, so each pass lifts all of them a level.
+    std::map<std::string, std::vector<EntrySpec>> parents;
+    for (auto& [path, entries] : dirs) {
+      size_t slash = path.rfind('/');
+      std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
+      parents[parent].push_back({path.substr(slash + 1), WriteTree(sink, std::move(entries)),
+                                 GIT_FILEMODE_TREE});
+    }
+    if (parents.size() == 1 && parents.begin()->first.empty()) {
+      return WriteTree(sink, std::move(parents.begin()->second));
+    }
+    dirs = std::move(parents);
+  }
+}
+
+}  // namespace
+
 git_oid WriteImageTree(ObjectSink& sink, const Database& db, const ProgressFn& progress,
                        int64_t generation) {
   std::vector<EntrySpec> tables;
-  std::map<std::string, std::vector<EntrySpec>> buckets;  // of the current table
+  std::map<std::string, std::vector<EntrySpec>> leaves;  // of the current table
   const Table* current = nullptr;
   auto flush_table = [&] {
-    if (current == nullptr || buckets.empty()) return;
-    std::vector<EntrySpec> bucket_entries;
-    for (const auto& [bucket, rows] : buckets) {
-      bucket_entries.push_back({bucket, WriteTree(sink, rows), GIT_FILEMODE_TREE});
-    }
-    tables.push_back({EncodeName(current->name), WriteTree(sink, bucket_entries),
+    if (current == nullptr || leaves.empty()) return;
+    tables.push_back({EncodeName(current->name), WriteFanoutTrees(sink, std::move(leaves)),
                       GIT_FILEMODE_TREE});
-    buckets.clear();
+    leaves.clear();
   };
   size_t done = 0, total = db.TotalRows();
   FieldList stored;
@@ -227,7 +246,7 @@ git_oid WriteImageTree(ObjectSink& sink, const Database& db, const ProgressFn& p
     for (const Column& col : table.columns) {
       if (table.Stored(col)) stored.emplace_back(col.name, values[col.index]);
     }
-    buckets[Bucket(ref)].push_back(
+    leaves[BucketPath(ref)].push_back(
         {EncodeName(ref), WriteRowTree(sink, table, stored), GIT_FILEMODE_TREE});
     if (progress && ++done % 1000 == 0) progress(done, total);
   });

@@ -88,12 +88,20 @@ std::vector<RowDelta> RowsAt(Store& store, const std::string& commit, const Data
       d.table = table;
       d.ref = key.second;
 
-      // Stored columns: from git. A row of a non-persistent table lives
-      // only in images: the task's word on it is final.
+      // Stored columns: from git, or from the task when the merge took its
+      // row whole (no tree to read back). A row of a non-persistent table
+      // lives only in images: the task's word on it is final.
       std::vector<std::pair<const Column*, std::string>> stored;
       bool exists;
       std::string path = RowDir(table->name, key.second);
-      if (table->persistent) {
+      if (table->persistent && now != nullptr && task->merged.count(key) == 0) {
+        exists = now->exists;
+        if (exists) {
+          for (const Column& c : table->columns) {
+            if (table->Stored(c)) stored.emplace_back(&c, now->values[size_t(c.index)]);
+          }
+        }
+      } else if (table->persistent) {
         git_tree_entry* raw = nullptr;
         int rc = git_tree_entry_bypath(&raw, root.get(), path.c_str());
         if (rc != GIT_ENOTFOUND) Check(rc, "looking up " + path);
@@ -145,7 +153,7 @@ std::vector<RowDelta> RowsAt(Store& store, const std::string& commit, const Data
 void MoveBranchAndApply(Store& store, const std::string& ref, const std::string& from,
                         const std::string& to, Database& image,
                         const std::vector<RowDelta>& rows, const std::string& log_message) {
-  if (!rows.empty()) image.Clone()->ApplyRows(rows);  // refuses before anything moves
+  if (!rows.empty()) image.CheckRows(rows);  // refuses before anything moves
   if (to != from) store.MoveRef(ref, to, from, log_message);
   if (!rows.empty()) image.ApplyRows(rows);
 }

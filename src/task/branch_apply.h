@@ -11,6 +11,7 @@
 #define XGDB_TASK_BRANCH_APPLY_H_
 
 #include <map>
+#include <set>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -30,11 +31,16 @@ using RowMap = std::map<RowKey, const RowDelta*>;
 // base.ChangedSince(work)). Used for the columns git does not hold.
 struct TaskRows {
   RowMap now, before;
+  // The rows the merge combined field by field (MergeOutcome::both_changed).
+  // Every other row the task changed is the task's own directory in the
+  // merge commit, so its stored columns come from `now`, not from git.
+  std::set<RowKey> merged;
 };
 
 // The rows `keys` of `image`'s tables as commit `commit` holds them, as
 // ApplyRows input: stored columns from the commit's tree (a row absent
-// there is deleted); every other column (non-persistent columns, derived
+// there is deleted), or from task->now for a row the merge took whole from
+// the task; every other column (non-persistent columns, derived
 // set sides, rows of non-persistent tables) from the task when it changed
 // that column (last writer wins), else from the image as it is now, else
 // the column's empty value.

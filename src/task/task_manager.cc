@@ -248,6 +248,7 @@ CommitOutcome TaskManager::Commit(const std::string& id) {
       options.ours_view = &ours_view;
       merged = merge::MergeCommits(repo, ours, task->head, options);
     });
+    for (const merge::RowChanged& r : merged.both_changed) task_rows.merged.insert({r.table, r.ref});
     std::vector<RowDelta> rows = RowsAt(store_, merged.commit, *image, keys, &task_rows);
     MoveBranchAndApply(store_, parent_ref, ours, merged.commit, *image, rows,
                        "task commit: " + id);
