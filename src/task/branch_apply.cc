@@ -152,9 +152,11 @@ std::vector<RowDelta> RowsAt(Store& store, const std::string& commit, const Data
 
 void MoveBranchAndApply(Store& store, const std::string& ref, const std::string& from,
                         const std::string& to, Database& image,
-                        const std::vector<RowDelta>& rows, const std::string& log_message) {
+                        const std::vector<RowDelta>& rows, const std::string& log_message,
+                        const std::function<void()>& after_move) {
   if (!rows.empty()) image.CheckRows(rows);  // refuses before anything moves
   if (to != from) store.MoveRef(ref, to, from, log_message);
+  if (after_move) after_move();
   if (!rows.empty()) image.ApplyRows(rows);
 }
 

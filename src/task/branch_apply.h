@@ -10,6 +10,7 @@
 #ifndef XGDB_TASK_BRANCH_APPLY_H_
 #define XGDB_TASK_BRANCH_APPLY_H_
 
+#include <functional>
 #include <map>
 #include <set>
 #include <memory>
@@ -47,12 +48,15 @@ struct TaskRows {
 std::vector<RowDelta> RowsAt(Store& store, const std::string& commit, const Database& image,
                              const std::vector<RowKey>& keys, const TaskRows* task);
 
-// Checks `rows` on an O(1) clone of `image` (uuid uniqueness, relations),
-// then moves `ref` from `from` to `to` (when they differ) and applies the
-// rows to `image`. Any error leaves the ref and the image as they were.
+// Checks `rows` against `image` (uuid uniqueness, relations), then moves
+// `ref` from `from` to `to` (when they differ), runs `after_move` (if any)
+// and applies the rows to `image`. An error before `after_move` leaves the
+// ref and the image as they were. The caller keeps other writers out of
+// `image` meanwhile.
 void MoveBranchAndApply(Store& store, const std::string& ref, const std::string& from,
                         const std::string& to, Database& image,
-                        const std::vector<RowDelta>& rows, const std::string& log_message);
+                        const std::vector<RowDelta>& rows, const std::string& log_message,
+                        const std::function<void()>& after_move = nullptr);
 
 // Undoes commit `rev` (its changes against its first parent) as a new
 // commit on master: a three-way merge with base = rev, ours = master,

@@ -250,8 +250,16 @@ CommitOutcome TaskManager::Commit(const std::string& id) {
     });
     for (const merge::RowChanged& r : merged.both_changed) task_rows.merged.insert({r.table, r.ref});
     std::vector<RowDelta> rows = RowsAt(store_, merged.commit, *image, keys, &task_rows);
+    // Once the parent's ref has moved the task is committed: its images go
+    // before the rows are applied, so the parent's nodes they shared are
+    // the parent's alone again and are updated in place, not path-copied
+    // (and the old paths are not left to free).
     MoveBranchAndApply(store_, parent_ref, ours, merged.commit, *image, rows,
-                       "task commit: " + id);
+                       "task commit: " + id, [&] {
+                         task->base.reset();
+                         task->synced.reset();
+                         task->work.reset();
+                       });
     outcome.commit = merged.commit;
     outcome.kind = KindName(merged.kind);
     outcome.rows = rows.size();
