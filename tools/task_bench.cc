@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bench_util.h"
+#include "task/branch_apply.h"
 #include "task/task_manager.h"
 #include "xgdb/store.h"
 
@@ -159,6 +160,25 @@ int main(int argc, char** argv) {
     }
     if (!only_big) std::printf(" %10.2f %10.2f", med[2] / med[0], med[2] / med[1]);
     std::printf("\n");
+  }
+  // An as-of read (History_get) of the largest pool ten commits back: the
+  // image made from master's by re-applying what changed since, against
+  // loading that commit whole.
+  {
+    auto store = Store::Open(PoolOptions(pools.back().path));
+    std::string rev = store->Log("master", 21).back().id;  // 10 task merges back
+    std::vector<double> image_at;
+    for (int i = 0; i < 5; ++i) {
+      Clock::time_point t0 = Clock::now();
+      task::ImageAt(*store, rev, nullptr);
+      image_at.push_back(Ms(Clock::now() - t0));
+    }
+    Clock::time_point t0 = Clock::now();
+    store->LoadAt(rev);
+    double load_at = Ms(Clock::now() - t0);
+    std::printf("\nas-of read %zu VMs, 10 task commits back: ImageAt %.2f ms (median of 5), "
+                "LoadAt %.0f ms, ratio %.4f\n",
+                pools.back().vms, Median(image_at), load_at, Median(image_at) / load_at);
   }
   pools.clear();
   if (only_big) {

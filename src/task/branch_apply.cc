@@ -160,6 +160,35 @@ void MoveBranchAndApply(Store& store, const std::string& ref, const std::string&
   if (!rows.empty()) image.ApplyRows(rows);
 }
 
+std::unique_ptr<Database> ImageAt(Store& store, const std::string& commit,
+                                  std::shared_mutex* gate) {
+  std::unique_ptr<Database> image;
+  std::string head;
+  {
+    std::unique_lock<std::shared_mutex> lock;
+    if (gate != nullptr) lock = std::unique_lock<std::shared_mutex>(*gate);
+    store.Commit();  // so that the clone is exactly head's image
+    head = store.RefTarget(kMasterRef);
+    image = store.db().Clone();
+  }
+  if (commit == head) return image;
+  bool same_schema = false;
+  store.WithRepository([&](git_repository* repo) {
+    TreePtr a = CommitTree(repo, head), b = CommitTree(repo, commit);
+    const git_tree_entry* ma = git_tree_entry_byname(a.get(), "meta");
+    const git_tree_entry* mb = git_tree_entry_byname(b.get(), "meta");
+    same_schema = ma && mb && git_oid_equal(git_tree_entry_id(ma), git_tree_entry_id(mb));
+  });
+  if (!same_schema) return store.LoadAt(commit);  // another schema or format
+  std::vector<RowKey> keys;
+  for (const FieldChange& c : store.Diff(head, commit)) keys.push_back({c.table, c.ref});
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  if (keys.size() > image->TotalRows() / 4) return store.LoadAt(commit);
+  image->ApplyRows(RowsAt(store, commit, *image, keys, nullptr));
+  return image;
+}
+
 std::string RevertCommit(Store& store, const std::string& rev, std::shared_mutex* gate) {
   std::unique_lock<std::shared_mutex> lock;
   if (gate != nullptr) lock = std::unique_lock<std::shared_mutex>(*gate);

@@ -58,6 +58,18 @@ void MoveBranchAndApply(Store& store, const std::string& ref, const std::string&
                         const std::vector<RowDelta>& rows, const std::string& log_message,
                         const std::function<void()>& after_move = nullptr);
 
+// The image of commit `commit` (a 40-hex id), made from a clone of
+// master's image at its head by re-applying the rows that differ between
+// the two commits: O(rows changed since), not O(database). Stored columns
+// and derived set sides are the commit's; other non-stored columns and rows
+// of non-persistent tables are master's (callers that show them treat them
+// as LoadAt does: blank, absent). Falls back to Store::LoadAt when the
+// commit predates format 2, holds another schema, or differs from head in
+// more than a quarter of the rows. Master's pending writes are committed
+// first, under `gate` (may be null) taken exclusively.
+std::unique_ptr<Database> ImageAt(Store& store, const std::string& commit,
+                                  std::shared_mutex* gate);
+
 // Undoes commit `rev` (its changes against its first parent) as a new
 // commit on master: a three-way merge with base = rev, ours = master,
 // theirs = rev's parent, so later changes to the same fields conflict

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "task/branch_apply.h"
 #include "task/change_json.h"
 #include "xgdb/error.h"
 
@@ -79,19 +80,32 @@ void RegisterTaskCalls(rpc::ExtensionRegistry& registry, TaskManager& tasks) {
     std::string commit = store.Resolve(Arg(args, "rev", &kMaster));
     std::string ref = Arg(args, "ref");
     std::string field = Arg(args, "field", &kNone);
-    std::unique_ptr<Database> db = store.LoadAt(commit);  // O(database): docs/tasks.md
+    // O(rows changed since `commit`): docs/tasks.md, "History".
+    std::unique_ptr<Database> db = ImageAt(store, commit, &tasks.master_gate());
     std::string table = Arg(args, "table", &kNone);
     if (table.empty()) {
       auto found = db->GetTableFromRef(ref);
       if (!found) throw Error::NotFound("missing row", "", ref);
       table = *found;
     }
+    // What git does not hold has no past: rows of non-persistent tables
+    // are absent and non-persistent columns blank, as a reload shows them.
+    const Table* t = db->schema().FindTable(table);
+    if (t == nullptr || !t->persistent) throw Error::NotFound("missing row", table, ref);
+    auto shown = [&](const Column& c, std::string value) {
+      return t->Stored(c) || c.relation == RelationSide::kOneToManySet ? value : c.empty;
+    };
     json result = {{"commit", commit}, {"table", table}, {"ref", ref}};
     if (!field.empty()) {
-      result["value"] = db->ReadField(table, field, ref);
+      const Column* c = t->FindColumn(field);
+      std::string value = db->ReadField(table, field, ref);
+      result["value"] = c ? shown(*c, std::move(value)) : value;
     } else {
       json fields = json::object();
-      for (const auto& [name, value] : db->ReadRecord(table, ref).fields) fields[name] = value;
+      for (auto& [name, value] : db->ReadRecord(table, ref).fields) {
+        const Column* c = t->FindColumn(name);
+        fields[name] = c ? shown(*c, std::move(value)) : value;
+      }
       result["fields"] = fields;
     }
     reply(rpc::SuccessResult("History_get", result));
