@@ -179,7 +179,8 @@ TEST_F(RevertTest, ImageAtACommitIsWhatLoadingItGives) {
   EXPECT_EQ(now[1]["fields"]["memory_actual"], "0");
   EXPECT_EQ(Call("History_get", {{"rev", "master"}, {"ref", "OpaqueRef:session-1"}})[0],
             "Failure");
-  nlohmann::json gone = Call("History_get", {{"rev", c5}, {"ref", VmRef(2)}, {"field", "other_config"}});
+  nlohmann::json gone =
+      Call("History_get", {{"rev", c5}, {"ref", VmRef(2)}, {"field", "other_config"}});
   EXPECT_EQ(gone[1]["value"], "(('k' 'v'))");
 }
 

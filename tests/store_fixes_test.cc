@@ -47,9 +47,10 @@ TEST(StoreDuplicates, ImportOfAStateDbWithDuplicateMembersSucceeds) {
   std::string repo = dir / "repo.git";
   Store::Import(TestOptions(repo), std::move(image), "import duplicates");
   ExpectFsckClean(repo);
-  EXPECT_EQ(Git(repo, "ls-tree --name-only master:" + Store::ObjectPath("VM", kRef) + "tags").output,
+  const std::string row = Store::ObjectPath("VM", kRef);
+  EXPECT_EQ(Git(repo, "ls-tree --name-only master:" + row + "tags").output,
             store::EncodeName(kLongName) + "\ndb\nweb\n");
-  EXPECT_EQ(Git(repo, "cat-file -p master:" + Store::ObjectPath("VM", kRef) + "other_config/k").output,
+  EXPECT_EQ(Git(repo, "cat-file -p master:" + row + "other_config/k").output,
             "first");
 
   auto store = Store::Open(TestOptions(repo));

@@ -113,8 +113,8 @@ TEST(StoreFormat, OpeningAFormat1RepositoryUpgradesItInOneCommit) {
   EXPECT_EQ(head.message.rfind("Upgrade the repository to format 2\n", 0), 0u) << head.message;
   EXPECT_EQ(head.parents, std::vector<std::string>{old_head});
   EXPECT_EQ(Git(old_repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 2\n");
-  EXPECT_EQ(Git(old_repo, "cat-file -p master:" + Store::ObjectPath("VM", VmRef(3)) + "uuid").output,
-            "uuid-vm-3");
+  std::string row3 = Store::ObjectPath("VM", VmRef(3));
+  EXPECT_EQ(Git(old_repo, "cat-file -p master:" + row3 + "uuid").output, "uuid-vm-3");
   EXPECT_EQ(Git(old_repo, "cat-file -p master:meta/generation").output, "4242\n");
   EXPECT_GE(store->GenerationAt("master"), 4242);
   auto fsck = Git(old_repo, "fsck --strict");

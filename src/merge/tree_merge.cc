@@ -1,7 +1,7 @@
 // The three-way tree walk. Levels (docs/format.md): root {meta, xapi},
-// xapi/<table>/<h>/<h>/<h>/<h>/<ref>/<column>[/<member>]. At every level a name is
-// settled without reading below it when two sides have the same entry id;
-// only names changed on both sides are descended into.
+// xapi/<table>/<h>/<h>/<h>/<h>/<ref>/<column>[/<member>]. At every level a
+// name is settled without reading below it when two sides have the same
+// entry id; only names changed on both sides are descended into.
 #include "merge/tree_merge.h"
 
 #include <functional>
@@ -84,7 +84,9 @@ class Merger {
   git_oid Root(const git_oid& base, const git_oid& ours, const git_oid& theirs) {
     TreePtr b = reader_.Tree(base), o = reader_.Tree(ours), t = reader_.Tree(theirs);
     // One layout on all three sides, or the walk would pair unrelated names.
-    for (const git_tree* root : {b.get(), o.get(), t.get()}) RequireCurrentFormat(reader_.repo(), root);
+    for (const git_tree* root : {b.get(), o.get(), t.get()}) {
+      RequireCurrentFormat(reader_.repo(), root);
+    }
     // Names are decoded with the schema the merged meta/ will hold.
     const git_tree_entry* bm = git_tree_entry_byname(b.get(), "meta");
     const git_tree_entry* om = git_tree_entry_byname(o.get(), "meta");
@@ -201,7 +203,8 @@ class Merger {
   }
 
   std::optional<EntrySpec> TableDir(const std::string& name, const Three& x) {
-    return FanoutDir(TableNamed(name), std::string(kDataDir) + "/" + name, name, kFanout.levels, x);
+    return FanoutDir(TableNamed(name), std::string(kDataDir) + "/" + name, name, kFanout.levels,
+                     x);
   }
 
   // A table's directory (`below` = kFanout.levels) or a fan-out directory

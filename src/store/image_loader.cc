@@ -201,7 +201,9 @@ void LoadRows(git_repository* repo, const Table& table, const git_oid& dir,
     }
     if (!IsTree(e)) Corrupt("not a row directory: " + child);
     RowContents row = ReadRow(repo, table, *git_tree_entry_id(e), name, child);
-    if (BucketPath(row.ref, fanout) != prefix) Corrupt(child + " is in the wrong fan-out directory");
+    if (BucketPath(row.ref, fanout) != prefix) {
+      Corrupt(child + " is in the wrong fan-out directory");
+    }
     FieldList fields;
     fields.reserve(table.columns.size());
     size_t next = 0;

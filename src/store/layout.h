@@ -4,8 +4,9 @@
 //   meta/schema.json                    the schema the data follows
 //   meta/generation                     xapi's generation count at import
 //                                       (optional, decimal + "\n")
-//   xapi/<table>/<h>/<h>/<h>/<ref>/<col>  one entry per stored column; each
-//                                       <h> one hex digit of the ref's fan-out
+//   xapi/<table>/<h>/<h>/<h>/<h>/<ref>/<col>
+//                                       one entry per stored column; each <h>
+//                                       one hex digit of the ref's fan-out key
 //
 // Every path segment below xapi/ other than the fan-out digits is a name
 // encoded by name_codec.h.

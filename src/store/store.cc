@@ -333,9 +333,9 @@ void Store::Impl::UpgradeFormat(const git_tree* old_root) {
     Check(git_blob_lookup(&blob, repo.get(), git_tree_entry_id(entry.get())),
           "reading meta/generation", ErrorKind::kCorrupt);
     BlobPtr owned(blob);
-    generation = ParseGeneration(std::string_view(static_cast<const char*>(git_blob_rawcontent(blob)),
-                                                  size_t(git_blob_rawsize(blob))))
-                     .value_or(0);
+    std::string_view text(static_cast<const char*>(git_blob_rawcontent(blob)),
+                          size_t(git_blob_rawsize(blob)));
+    generation = ParseGeneration(text).value_or(0);
   }
   try {
     git_oid root = WriteImageTree(*sink, *db, nullptr, generation);

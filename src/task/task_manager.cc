@@ -248,7 +248,9 @@ CommitOutcome TaskManager::Commit(const std::string& id) {
       options.ours_view = &ours_view;
       merged = merge::MergeCommits(repo, ours, task->head, options);
     });
-    for (const merge::RowChanged& r : merged.both_changed) task_rows.merged.insert({r.table, r.ref});
+    for (const merge::RowChanged& r : merged.both_changed) {
+      task_rows.merged.insert({r.table, r.ref});
+    }
     std::vector<RowDelta> rows = RowsAt(store_, merged.commit, *image, keys, &task_rows);
     // Once the parent's ref has moved the task is committed: its images go
     // before the rows are applied, so the parent's nodes they shared are
