@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 namespace xgdb::bench {
@@ -35,6 +37,16 @@ inline double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
+}
+
+// The ref of synthetic VM number i: xapi's shape, OpaqueRef: + a UUID whose
+// first digits are spread (Knuth's multiplicative hash), so rows spread over
+// the repository's fan-out directories as random UUIDs do.
+inline std::string VmRef(size_t i) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "OpaqueRef:%08zx-0000-4000-8000-%012zu",
+                static_cast<size_t>((i * 2654435761u) & 0xffffffffu), i);
+  return buf;
 }
 
 }  // namespace xgdb::bench

@@ -47,6 +47,7 @@ using namespace xgdb;
 namespace fs = std::filesystem;
 using bench::Clock;
 using bench::Percentile;
+using bench::VmRef;
 using nlohmann::json;
 
 double Ms(Clock::time_point a, Clock::time_point b) { return bench::Ms(b - a); }
@@ -65,12 +66,6 @@ std::shared_ptr<const Schema> BenchSchema() {
   ],
   "one_to_many": [], "many_to_many": []
 })JSON");
-}
-
-std::string VmRef(int i) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "OpaqueRef:%08x-0000-4000-8000-%012d", i * 2654435761u, i);
-  return buf;
 }
 
 std::unique_ptr<Store> NewStore(const std::string& path, int rows) {

@@ -2,7 +2,7 @@
 # Installs the Debian packages xapi-gitdb needs to build, test and run.
 # Safe to run more than once; does nothing when everything is there already.
 set -eu
-PACKAGES="g++ cmake make pkg-config git ca-certificates
+PACKAGES="g++ cmake make pkg-config git ca-certificates openssl
   libgit2-dev libboost-dev libssl-dev zlib1g-dev
   libpugixml-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev curl ccache"

@@ -24,7 +24,9 @@ namespace {
 
 using namespace xgdb;
 using bench::Clock;
+using bench::Median;
 using bench::Ms;
+using bench::VmRef;
 
 std::shared_ptr<const Schema> BenchSchema() {
   return Schema::FromJson(R"JSON({
@@ -43,19 +45,6 @@ std::shared_ptr<const Schema> BenchSchema() {
 })JSON");
 }
 
-std::string Ref(size_t i) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "OpaqueRef:%08zx-0000-4000-8000-%012zu",
-                static_cast<size_t>((i * 2654435761u) & 0xffffffffu), i);
-  return buf;
-}
-
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 StoreOptions PoolOptions(const std::string& path) {
   StoreOptions o;
   o.path = path;
@@ -68,7 +57,7 @@ std::unique_ptr<Store> MakePool(const std::string& path, size_t vms) {
   std::filesystem::remove_all(path);
   auto db = std::make_unique<Database>(BenchSchema());
   for (size_t i = 0; i < vms; ++i) {
-    db->LoadRow("VM", Ref(i),
+    db->LoadRow("VM", VmRef(i),
                 {{"uuid", "uuid-" + std::to_string(i)}, {"name__label", "vm" + std::to_string(i)},
                  {"other_config", "(('k' 'v'))"}});
   }
@@ -82,12 +71,12 @@ double TimeTask(task::TaskManager& tasks, size_t pool, size_t k, int r) {
   std::string t = tasks.Begin();
   tasks.Run(t, [&](Database& db) {
     for (size_t i = 0; i < k; ++i) {
-      db.WriteField("VM", Ref((r * 977 + i * 131) % pool), "name__description",
+      db.WriteField("VM", VmRef((r * 977 + i * 131) % pool), "name__description",
                     "round " + std::to_string(r));
     }
   });
   tasks.Run("", [&](Database& db) {  // master moves on meanwhile
-    db.WriteField("VM", Ref((r * 7919 + 1) % pool), "power_state", "Running" + std::to_string(r));
+    db.WriteField("VM", VmRef((r * 7919 + 1) % pool), "power_state", "Running" + std::to_string(r));
   });
   tasks.Commit(t);
   return Ms(Clock::now() - start);
@@ -201,7 +190,7 @@ int main(int argc, char** argv) {
             std::string t = tasks.Begin();
             tasks.Run(t, [&](Database& db) {
               for (int i = 0; i < 10; ++i) {
-                db.WriteField("VM", Ref(th * 50 + n * 10 + i), "name__description", "c");
+                db.WriteField("VM", VmRef(th * 50 + n * 10 + i), "name__description", "c");
               }
             });
             tasks.Commit(t);

@@ -61,22 +61,6 @@ TreePtr LookupTree(git_repository* repo, const git_oid& id) {
   return TreePtr(raw);
 }
 
-// The count in a meta/ tree's `generation`, 0 when absent or not a count
-// (Open refuses the latter; history stays readable).
-int64_t ReadGenerationBase(git_repository* repo, const git_oid& meta_id) {
-  git_tree* raw = nullptr;
-  if (git_tree_lookup(&raw, repo, &meta_id) != 0) return 0;  // meta is a file
-  TreePtr meta(raw);
-  const git_tree_entry* e = git_tree_entry_byname(meta.get(), kGenerationEntry);
-  if (e == nullptr || git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB) return 0;
-  git_blob* raw_blob = nullptr;
-  Check(git_blob_lookup(&raw_blob, repo, git_tree_entry_id(e)), "reading meta/generation");
-  BlobPtr blob(raw_blob);
-  std::string_view text(static_cast<const char*>(git_blob_rawcontent(blob.get())),
-                        static_cast<size_t>(git_blob_rawsize(blob.get())));
-  return ParseGeneration(text).value_or(0);
-}
-
 git_oid ResolveId(git_repository* repo, const std::string& rev) {
   if (auto t = ParseTime(rev)) {
     git_oid id;

@@ -89,12 +89,21 @@ Fanout ReadFanout(git_repository* repo, const git_tree* root) {
 }
 
 void RequireCurrentFormat(git_repository* repo, const git_tree* root) {
-  Fanout found = ReadFanout(repo, root);
-  if (found.levels != kFanout.levels || found.width != kFanout.width) {
+  if (ReadFanout(repo, root) != kFanout) {
     throw Error(ErrorKind::kInvalidArgument,
                 "a commit predates repository format 2 (it was written by an earlier release): "
                 "it can be read whole (get --at, export --at) but not diffed, merged or reverted");
   }
+}
+
+int64_t ReadGenerationBase(git_repository* repo, const git_oid& meta_id) {
+  git_tree* raw = nullptr;
+  if (git_tree_lookup(&raw, repo, &meta_id) != 0) return 0;  // meta is a file
+  TreePtr meta(raw);
+  const git_tree_entry* e = git_tree_entry_byname(meta.get(), kGenerationEntry);
+  if (e == nullptr || !IsBlob(e)) return 0;
+  auto count = ParseGeneration(ReadBlob(repo, *git_tree_entry_id(e), kGenerationPath));
+  return count.value_or(0);
 }
 
 std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* root,

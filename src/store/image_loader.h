@@ -24,6 +24,10 @@ Fanout ReadFanout(git_repository* repo, const git_tree* root);
 // Error(kInvalidArgument) unless the root tree is in the current format.
 void RequireCurrentFormat(git_repository* repo, const git_tree* root);
 
+// The count in a meta/ tree's `generation`, 0 when absent or not a count
+// (Open refuses the latter; history stays readable).
+int64_t ReadGenerationBase(git_repository* repo, const git_oid& meta_id);
+
 // Checks meta/format and parses meta/schema.json of a root tree. With
 // `fanout` null the tree must be in the current format (walks that compare
 // trees need one layout), else an Error(kInvalidArgument); otherwise both

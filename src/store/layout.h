@@ -44,6 +44,7 @@ inline constexpr char kHashedValueEntry[] = "value";
 struct Fanout {
   int levels;
   int width;
+  bool operator==(const Fanout&) const = default;
 };
 // Format 2: 16 x 16 x 16 x 16. Every tree on the way to a row has at most
 // 16 entries, and a leaf holds ~1.5 rows at 100,000 rows of one table, so

@@ -312,7 +312,7 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
     }
     throw Error(ErrorKind::kCorrupt, "repository " + path + ": " + e.what());
   }
-  if (fanout.levels != kFanout.levels || fanout.width != kFanout.width) {
+  if (fanout != kFanout) {
     spdlog::info("{}: rewriting the repository from format 1 in format 2", path);
     impl->UpgradeFormat(tree.get());
   }
@@ -325,18 +325,8 @@ void Store::Impl::UpgradeFormat(const git_tree* old_root) {
   // The image was read in the old layout; writing it whole gives the same
   // rows in the current one. meta/generation is carried over, so exports
   // never step back.
-  int64_t generation = 0;
-  git_tree_entry* raw = nullptr;
-  if (git_tree_entry_bypath(&raw, old_root, kGenerationPath) == 0) {
-    TreeEntryPtr entry(raw);
-    git_blob* blob = nullptr;
-    Check(git_blob_lookup(&blob, repo.get(), git_tree_entry_id(entry.get())),
-          "reading meta/generation", ErrorKind::kCorrupt);
-    BlobPtr owned(blob);
-    std::string_view text(static_cast<const char*>(git_blob_rawcontent(blob)),
-                          size_t(git_blob_rawsize(blob)));
-    generation = ParseGeneration(text).value_or(0);
-  }
+  const git_tree_entry* meta = git_tree_entry_byname(old_root, "meta");
+  int64_t generation = meta ? ReadGenerationBase(repo.get(), *git_tree_entry_id(meta)) : 0;
   try {
     git_oid root = WriteImageTree(*sink, *db, nullptr, generation);
     WriteCommit(root, Message("Upgrade the repository to format 2",
