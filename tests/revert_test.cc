@@ -54,7 +54,7 @@ class RevertTest : public ::testing::Test {
 };
 
 TEST_F(RevertTest, UndoesOneCommitAsANewCommitAndKeepsLaterWork) {
-  std::string commit = task::RevertCommit(*store_, c2_, nullptr);
+  std::string commit = task::RevertCommit(*store_, c2_);
   ASSERT_FALSE(commit.empty());
   CommitInfo info = store_->GetCommit(commit);
   EXPECT_EQ(info.parents, std::vector<std::string>{c3_});
@@ -70,14 +70,14 @@ TEST_F(RevertTest, UndoesOneCommitAsANewCommitAndKeepsLaterWork) {
   EXPECT_EQ(at->ReadField("VM", "name__label", VmRef(1)), "vm1");
   EXPECT_EQ(at->ReadField("VM", "name__label", VmRef(3)), "later");
   // Reverting again finds nothing to undo.
-  EXPECT_EQ(task::RevertCommit(*store_, c2_, nullptr), "");
+  EXPECT_EQ(task::RevertCommit(*store_, c2_), "");
 }
 
 TEST_F(RevertTest, RevertThatConflictsWithLaterWorkSaysSoAndChangesNothing) {
   db().WriteField("VM", VmRef(1), "name__label", "again");
   std::string head = store_->Commit();
   try {
-    task::RevertCommit(*store_, c2_, nullptr);
+    task::RevertCommit(*store_, c2_);
     FAIL() << "expected a conflict";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kConflict);
@@ -94,10 +94,10 @@ TEST_F(RevertTest, RevertingACreationDeletesAndADeletionRestores) {
   std::string created = store_->Commit("add a disk");
   db().DeleteRow("VM", VmRef(2));
   std::string deleted = store_->Commit("delete vm2");
-  task::RevertCommit(*store_, created, nullptr);
+  task::RevertCommit(*store_, created);
   EXPECT_FALSE(db().GetTableFromRef("OpaqueRef:vbd-1").has_value());
   EXPECT_EQ(db().ReadField("VM", "VBDs", VmRef(1)), "()");
-  task::RevertCommit(*store_, deleted, nullptr);
+  task::RevertCommit(*store_, deleted);
   EXPECT_EQ(Label(2), "vm2");
   EXPECT_EQ(db().ReadField("VM", "tags", VmRef(2)), "('t')");
   EXPECT_EQ(db().DbGetByUuid("VM", "uuid-vm-2"), VmRef(2));
@@ -164,12 +164,12 @@ TEST_F(RevertTest, ImageAtACommitIsWhatLoadingItGives) {
 
   task::TaskManager tasks(*store_, task::TaskOptions{0, 0, ""});
   for (const std::string& rev : {first, c1_, c2_, c3_, bulk, c4, c5, c6}) {
-    auto image = task::ImageAt(*store_, rev, &tasks.master_gate());
+    auto image = task::ImageAt(*store_, rev);
     EXPECT_EQ(GitDump(*image), GitDump(*store_->LoadAt(rev))) << rev;
   }
-  EXPECT_EQ(task::ImageAt(*store_, c4, nullptr)->ReadField("VM", "VBDs", VmRef(1)),
+  EXPECT_EQ(task::ImageAt(*store_, c4)->ReadField("VM", "VBDs", VmRef(1)),
             "('OpaqueRef:vbd-1')");
-  EXPECT_EQ(task::ImageAt(*store_, c5, nullptr)->ReadField("VM", "VBDs", VmRef(3)),
+  EXPECT_EQ(task::ImageAt(*store_, c5)->ReadField("VM", "VBDs", VmRef(3)),
             "('OpaqueRef:vbd-1')");
   // Over the protocol, what git does not hold shows as a reload shows it.
   nlohmann::json rec = Call("History_get", {{"rev", c5}, {"ref", VmRef(1)}});

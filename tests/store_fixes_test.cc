@@ -21,11 +21,6 @@ const std::string kRef = "OpaqueRef:3a000000-0000-4000-8000-000000000001";
 const std::string kLongName(300, 'k');  // stored as a hashed entry (%H...)
 constexpr int64_t kFixtureGeneration = 2194689;  // tests/data/state-5.82.xml
 
-void ExpectFsckClean(const std::string& repo) {
-  auto fsck = Git(repo, "fsck --strict");
-  EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
-}
-
 // ---- 1. Duplicate set elements and map keys: stored once, first wins. ----
 
 TEST(StoreDuplicates, ImportOfAStateDbWithDuplicateMembersSucceeds) {
@@ -218,9 +213,11 @@ TEST(StoreGeneration, NeverGoesBackOnMaster) {
   // A commit restoring an older tree (a revert) counts on, whatever its
   // meta/ holds.
   std::string old_tree = Git(repo, "rev-parse " + imported + "~1^{tree}").output.substr(0, 40);
-  std::string head = store->Head();
-  std::string revert = store->WriteTreeCommit(head, old_tree, "revert");
-  store->MoveRef("refs/heads/master", revert, head, "revert");
+  store->UpdateMaster([&](const std::string& head) {
+    Store::MasterMove move;  // no rows: the image is left as it is
+    move.commit = store->WriteTreeCommit(head, old_tree, "revert");
+    return move;
+  });
   EXPECT_EQ(store->GenerationAt("master"), 104);
   EXPECT_EQ(store->db().ReadField("VM", "name__label", VmRef(1)), "w2");  // image unchanged
   EXPECT_EQ(store->LoadAt("master")->ReadField("VM", "name__label", VmRef(1)),

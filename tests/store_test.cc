@@ -364,13 +364,6 @@ TEST(StoreCorruption, HeadCommitMissing) {
   ExpectRefused(repo, "unreadable");
 }
 
-TEST(StoreCorruption, StaleMasterLock) {
-  TempDir dir;
-  std::string repo = MakeRepo(dir);
-  WriteFile(repo + "/refs/heads/master.lock", "");
-  ExpectRefused(repo, "master.lock");
-}
-
 TEST(StoreCorruption, FormatMissingOrUnknown) {
   TempDir dir;
   std::string repo = MakeRepo(dir);

@@ -98,6 +98,12 @@ inline CommandResult Git(const std::string& repo, const std::string& args) {
   return Run("git --git-dir=" + ShellQuote(repo) + " " + args);
 }
 
+// `git fsck --strict` of the repository, as a user would check it.
+inline void ExpectFsckClean(const std::string& repo) {
+  auto fsck = Git(repo, "fsck --strict --no-progress");
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
+}
+
 }  // namespace xgdb::test
 
 #endif  // XGDB_TESTS_STORE_TEST_UTIL_H_

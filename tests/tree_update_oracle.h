@@ -24,7 +24,7 @@ struct Scratch {
     git_repository* raw = nullptr;
     store::Check(git_repository_init(&raw, (dir / "r.git").c_str(), 1), "init");
     repo.reset(raw);
-    sink = store::ObjectSink::Attach(repo.get());
+    sink = store::ObjectSink::Attach(repo.get(), *Env::Default());
   }
   std::string path() const { return dir / "r.git"; }
 };

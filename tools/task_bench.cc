@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
     std::vector<double> image_at;
     for (int i = 0; i < 5; ++i) {
       Clock::time_point t0 = Clock::now();
-      task::ImageAt(*store, rev, nullptr);
+      task::ImageAt(*store, rev);
       image_at.push_back(Ms(Clock::now() - t0));
     }
     Clock::time_point t0 = Clock::now();

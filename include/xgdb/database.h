@@ -128,6 +128,12 @@ class Database {
                               const std::string& table, const std::string& field,
                               const std::string& ref, StructuredOp op);
 
+  // While `reason` is not empty, the four operations above that write
+  // (CreateRow, DeleteRow, WriteField, ProcessStructuredField) throw
+  // Error(kIo, reason) and change nothing; reads go on. The store sets it
+  // while it cannot make writes durable (store.h, "Background errors").
+  void RefuseWrites(const std::string& reason);
+
   // ---- Bulk loading (state.db import, opening a repository). ----
   // Adds a row as loaded from a file: `fields` may be partial; columns left
   // out are filled by FinishLoad(). Checks table/column names (unknown ->

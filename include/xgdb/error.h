@@ -34,6 +34,7 @@ enum class ErrorKind {
   kCorrupt,             // repository missing, corrupt or half-written
   kIo,                  // file system / libgit2 failure
   kInvalidArgument,     // bad input to a command (state.db syntax, CLI usage)
+  kBusy,                // held by another (a repository another process writes)
 };
 
 class Error : public std::runtime_error {

@@ -19,6 +19,8 @@
 
 namespace xgdb {
 
+class Env;  // env.h; null means Env::Default()
+
 struct StateDbManifest {
   int schema_major = 0;
   int schema_minor = 0;
@@ -50,7 +52,7 @@ std::string FormatStateDb(const Database& db, int64_t generation_count);
 // Writes FormatStateDb() to `path` atomically: temp file in the same
 // directory, fsync, rename, fsync of the directory. gzip when `compress`.
 void WriteStateDbFile(const Database& db, int64_t generation_count,
-                      const std::string& path, bool compress = false);
+                      const std::string& path, bool compress = false, Env* env = nullptr);
 
 }  // namespace xgdb
 

@@ -13,10 +13,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xgdb/database.h"
+#include "xgdb/env.h"
+#include "xgdb/error.h"
 #include "xgdb/schema.h"
 #include "xgdb/statedb.h"
 
@@ -31,6 +35,30 @@ struct StoreOptions {
   std::string host_name;  // commit author name; empty: the machine's host name
   std::string host_id;    // commit author e-mail; empty: "<host_name>@xapi-gitdb"
   bool fsync = true;      // fsync packs, refs and the directory on each commit
+  // Where every file is written and the time is read; must outlive the
+  // store. Null: Env::Default().
+  Env* env = nullptr;
+  // Store::Open only: open for reading. No repository lock, no image, no
+  // thread, no upgrade, nothing written; history, rows (ReadRowAt) and
+  // LoadAt are read from git as asked, so a read costs what it reads. db(),
+  // Commit and every writer throw Error(kInvalidArgument).
+  bool read_only = false;
+  // Written into the repository lock file beside the pid, for other
+  // processes to find this one (RepositoryHolder): where it serves.
+  std::string served_at;
+};
+
+// The process that holds a repository open for writing (its lock file,
+// <repo>/xgdb.lock, is flock'ed while it lives).
+struct RepositoryHolder {
+  int64_t pid = 0;
+  std::string served_at;  // StoreOptions::served_at; "" when not serving
+};
+
+// One row as a commit holds it: stored columns, by name, as stored text.
+struct StoredRow {
+  std::string table, ref;
+  FieldList fields;  // in column order
 };
 
 // What Store::Import records besides the rows.
@@ -57,6 +85,10 @@ struct FieldChange {
   std::string old_value, new_value;  // stored text (sets/maps as S-expressions)
 };
 
+// A repository has one writing process at a time: Create, Open (unless
+// read_only) and Import take its lock and fail with Error(kBusy) naming the
+// holder's pid while another process holds it. The repository holds
+// secrets (the `secret` table): it is created readable by its owner only.
 class Store {
  public:
   // Creates a repository at options.path holding an empty database of
@@ -65,7 +97,9 @@ class Store {
                                        std::shared_ptr<const Schema> schema);
   // Opens an existing repository and rebuilds the image from master.
   // Error(kCorrupt) when the path holds no repository, or a missing, corrupt
-  // or half-written one; nothing is changed on disk then.
+  // or half-written one; nothing is changed on disk then. Lock files of
+  // refs left by a dead process (under the repository lock, nobody else's)
+  // are removed, with a log line.
   static std::unique_ptr<Store> Open(const StoreOptions& options);
   // Writes `image` as one commit on master replacing everything (creating
   // the repository when needed) and returns the store serving it. On
@@ -78,6 +112,10 @@ class Store {
                                        const ImportOptions& import_options = {});
   ~Store();  // stops the committer and commits what is pending
 
+  // The process holding the repository at `path` for writing, if any.
+  static std::optional<RepositoryHolder> Holder(const std::string& path);
+
+  // Master's image. Writers hold master_gate() shared (see UpdateMaster).
   Database& db();
   const std::string& path() const;
 
@@ -88,9 +126,49 @@ class Store {
   // changed in that interval (one commit for all of it).
   void StartCommitter(int interval_ms);
   void StopCommitter();
-  // Blocks until every change up to Database::Sequence() == seq is committed.
+  // Blocks until every change up to Database::Sequence() == seq is
+  // committed. Throws the background error (below) when one is recorded
+  // while it waits: the change may still be committed by a later retry.
   void WaitDurable(uint64_t seq);
   uint64_t DurableSequence() const;
+
+  // ---- Background errors (LevelDB's RecordBackgroundError). ----
+  // The failure of a commit, fsync or move of master that is not resolved
+  // yet. While one is recorded, master's image refuses writes
+  // (Database::RefuseWrites), WaitDurable throws it, and the committer
+  // retries; the first retry that writes to disk again clears it. Each is
+  // logged once when recorded and once when cleared. Acknowledged writes
+  // are never dropped: what was not committed stays pending.
+  std::optional<Error> BackgroundError() const;
+
+  // ---- The one writer of master. ----
+  // What an UpdateMaster plan decides: the commit master moves to (written
+  // already, e.g. a merge; "" leaves master where it is) and the rows the
+  // image takes so that it equals that commit (Database::ApplyRows).
+  struct MasterMove {
+    std::string commit;
+    std::vector<RowDelta> rows;
+    std::string log_message;            // the reflog's
+    std::function<void()> after_move;   // runs once master moved, before the rows
+  };
+  // Runs `plan(head)` while nothing else writes master or its image: every
+  // acknowledged write is committed first, writers holding master_gate()
+  // shared are waited for and held off. Then checks the rows against the
+  // image, moves master, runs after_move, applies the rows, and calls the
+  // head listeners. An error before master moves changes nothing; a failed
+  // move is recorded as a background error. Returns master's head after.
+  std::string UpdateMaster(const std::function<MasterMove(const std::string& head)>& plan);
+  // Held shared by every writer of master's image (a protocol write), so
+  // that UpdateMaster never runs in the middle of one.
+  std::shared_mutex& master_gate();
+  // Master's head and a clone of its image equal to it (pending writes
+  // committed first).
+  std::pair<std::string, std::unique_ptr<Database>> CloneMaster();
+  // Calls fn(head) after every move of master (group commits and
+  // UpdateMaster), on the moving thread, with no store lock held; it must
+  // be quick. Returns an id for RemoveHeadListener.
+  int AddHeadListener(std::function<void(const std::string& head)> fn);
+  void RemoveHeadListener(int id);
 
   // ---- History (read-only; safe while the committer runs). ----
   // Resolves a revision (commit id or prefix, branch, "master~2", ...) or,
@@ -114,6 +192,17 @@ class Store {
   // count (docs/format.md, "Generations"). Grows by one per first-parent
   // commit except at an import that records a larger count.
   int64_t GenerationAt(const std::string& rev) const;
+  // The row `ref` as commit `rev` holds it: `table` when given, else the
+  // table that has it. Costs a few tree lookups per table, whatever the
+  // size of the database. Nullopt when no table has it.
+  std::optional<StoredRow> ReadRowAt(const std::string& rev, const std::string& ref,
+                                     const std::string& table = "") const;
+  // The row whose uuid column is `uuid` at `rev` (only in `table` when
+  // given). Reads every row's uuid: O(rows of the tables searched).
+  std::optional<StoredRow> FindUuidAt(const std::string& rev, const std::string& uuid,
+                                      const std::string& table = "") const;
+  // The schema of the repository (meta/schema.json at master).
+  std::shared_ptr<const Schema> schema() const;
   // Where an object lives in the tree ("xapi/VM/3a/OpaqueRef:3a.../").
   static std::string ObjectPath(const std::string& table, const std::string& ref);
 
@@ -127,6 +216,7 @@ class Store {
   std::string RefTarget(const std::string& ref) const;
   // Points `ref` at commit `id` if it points at `expected` now ("": must not
   // exist), with a reflog entry; else Error(kConflict) naming the ref.
+  // Not master: master moves only through UpdateMaster and commits.
   void MoveRef(const std::string& ref, const std::string& id, const std::string& expected,
                const std::string& log_message);
   void DeleteRef(const std::string& ref);  // no-op when absent
@@ -149,6 +239,7 @@ class Store {
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  void RequireWritable() const;  // Error(kInvalidArgument) when read-only
   std::unique_ptr<Impl> impl_;
 };
 

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "server/client.h"
 #include "xgdb/error.h"
 
 namespace xgdb::cli {
@@ -35,6 +36,43 @@ void RequireRepository(const GlobalOptions& global) {
 std::unique_ptr<Store> OpenStore(const GlobalOptions& global) {
   RequireRepository(global);
   return Store::Open(MakeStoreOptions(global));
+}
+
+std::unique_ptr<Store> OpenReadOnly(const GlobalOptions& global) {
+  RequireRepository(global);
+  StoreOptions options = MakeStoreOptions(global);
+  options.read_only = true;
+  return Store::Open(options);
+}
+
+std::optional<RepositoryHolder> RunningDaemon(const GlobalOptions& global) {
+  return Store::Holder(global.repo);
+}
+
+nlohmann::json CallDaemon(const RepositoryHolder& daemon, const std::string& what,
+                          const std::string& path, const nlohmann::json& call) {
+  if (daemon.served_at.empty()) {
+    throw Error(ErrorKind::kBusy, "cannot " + what + ": repository " + "is in use by process " +
+                                      std::to_string(daemon.pid) +
+                                      ", which serves no unix socket; stop it first");
+  }
+  server::Answer answer;
+  try {
+    answer = server::Connection::Unix(daemon.served_at).Call(path, call.dump(), "", false);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kIo, "cannot " + what + " through the daemon (pid " +
+                                    std::to_string(daemon.pid) + ", " + daemon.served_at +
+                                    "): " + e.what());
+  }
+  nlohmann::json reply = nlohmann::json::parse(answer.body, nullptr, false);
+  if (answer.status != 200 || !reply.is_array() || reply.empty() || reply[0] == "Failure" ||
+      reply[0] != call[0]) {
+    throw Error(ErrorKind::kIo, "the daemon (pid " + std::to_string(daemon.pid) + ") refused to " +
+                                    what + ": " +
+                                    (answer.body.empty() ? "HTTP " + std::to_string(answer.status)
+                                                         : answer.body));
+  }
+  return reply;
 }
 
 std::shared_ptr<const Schema> SchemaFromArgument(const std::string& arg) {
@@ -78,6 +116,30 @@ ObjectId FindObject(const Database& db, const std::string& table, const std::str
   if (auto t = db.GetTableFromRef(key)) return {*t, key};
   if (auto found = db.FindUuid(key)) return {found->first, found->second};
   throw Error(ErrorKind::kNotFound, "no object with ref or uuid " + key);
+}
+
+StoredRow FindRow(const Store& store, const std::string& rev, const std::string& table,
+                  const std::string& key) {
+  if (!table.empty() && store.schema()->FindTable(table) == nullptr) {
+    throw Error(ErrorKind::kInvalidArgument, "no table " + table + " in the schema");
+  }
+  std::optional<StoredRow> row;
+  try {
+    row = store.ReadRowAt(rev, key, table);
+    if (!row) row = store.FindUuidAt(rev, key, table);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kInvalidArgument) throw;  // a commit of format 1: below
+  }
+  if (row) return *row;
+  // A name_label (a convenience for people) or an old commit: load it whole.
+  std::unique_ptr<Database> db = store.LoadAt(rev);
+  ObjectId id = FindObject(*db, table, key);
+  StoredRow out{id.table, id.ref, {}};
+  const Table* t = db->schema().FindTable(id.table);
+  for (const Column& c : t->columns) {
+    out.fields.emplace_back(c.name, db->ReadField(id.table, c.name, id.ref));
+  }
+  return out;
 }
 
 void PrintJson(const nlohmann::json& j) {

@@ -58,8 +58,20 @@ void RegisterRewindCommands(CLI::App& app, GlobalOptions& global, CommandTable& 
 StoreOptions MakeStoreOptions(const GlobalOptions& global);
 // Error(kCorrupt) with a hint when nothing exists at --repo.
 void RequireRepository(const GlobalOptions& global);
-// Store::Open, with the error message naming the path.
+// Store::Open for writing, with the error message naming the path;
+// Error(kBusy) naming the daemon while one serves the repository.
 std::unique_ptr<Store> OpenStore(const GlobalOptions& global);
+// Store::Open read-only: no lock, no image, nothing written, so it works
+// beside a running daemon and costs what the command reads.
+std::unique_ptr<Store> OpenReadOnly(const GlobalOptions& global);
+// The process holding --repo for writing (a daemon), if any.
+std::optional<RepositoryHolder> RunningDaemon(const GlobalOptions& global);
+// Sends `call` (JSON) to that daemon's unix socket at `path`
+// ("/remote_db_access_v2" or "/xapi_gitdb") and returns its answer. Errors
+// name `what` ("set VM.name__label") and the daemon: Error(kBusy) when it
+// serves no unix socket, Error(kIo) when it cannot be reached or refuses.
+nlohmann::json CallDaemon(const RepositoryHolder& daemon, const std::string& what,
+                          const std::string& path, const nlohmann::json& call);
 
 // --schema: a file path (read as schema JSON) or a shipped version ("5.82").
 // Empty: nullptr (the caller picks its default).
@@ -74,6 +86,13 @@ struct ObjectId {
 // there (and `key` may then also be a name_label matching exactly one row).
 // Error(kNotFound) naming the key when there is no such object.
 ObjectId FindObject(const Database& db, const std::string& table, const std::string& key);
+
+// FindObject on a read-only store: the row `key` names (ref, uuid, or with
+// `table` a name_label) at commit `rev`, every column in column order.
+// Refs cost a few tree lookups and uuids one read per row; a name_label
+// (or a commit of format 1) loads that commit whole.
+StoredRow FindRow(const Store& store, const std::string& rev, const std::string& table,
+                  const std::string& key);
 
 // Prints `j` on stdout (indented, newline-terminated).
 void PrintJson(const nlohmann::json& j);

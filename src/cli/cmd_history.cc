@@ -25,7 +25,7 @@ nlohmann::json CommitJson(const CommitInfo& c) {
 
 // "TABLE[/REF[/FIELD]]", where REF may also be a uuid, or a bare ref or
 // uuid: the store's path filter "table/ref/field" with the ref resolved.
-std::string ResolvePathFilter(const Database& db, const std::string& filter) {
+std::string ResolvePathFilter(const Store& store, const std::string& filter) {
   if (filter.empty()) return filter;
   std::vector<std::string> parts;
   size_t start = 0;
@@ -37,19 +37,21 @@ std::string ResolvePathFilter(const Database& db, const std::string& filter) {
   }
   if (parts.size() > 3) UsageError("log filter is TABLE[/REF[/FIELD]]: " + filter);
   std::string table, ref, field;
-  if (db.schema().FindTable(parts[0]) != nullptr) {
+  if (store.schema()->FindTable(parts[0]) != nullptr) {
     table = parts[0];
     if (parts.size() > 1) {
       // A deleted object is still worth a log: keep an unknown ref as given.
       ref = parts[1];
-      if (auto r = db.DbGetByUuidOpt(table, parts[1])) ref = *r;
+      if (!store.ReadRowAt("master", ref, table)) {
+        if (auto row = store.FindUuidAt("master", parts[1], table)) ref = row->ref;
+      }
     }
     if (parts.size() > 2) field = parts[2];
   } else {
     if (parts.size() > 2) UsageError("no table " + parts[0] + " in the schema");
-    ObjectId id = FindObject(db, "", parts[0]);
-    table = id.table;
-    ref = id.ref;
+    StoredRow row = FindRow(store, "master", "", parts[0]);
+    table = row.table;
+    ref = row.ref;
     if (parts.size() > 1) field = parts[1];
   }
   std::string out = table;
@@ -65,8 +67,8 @@ struct LogArgs {
 };
 
 int RunLog(const GlobalOptions& global, const LogArgs& args) {
-  auto store = OpenStore(global);
-  const std::string filter = ResolvePathFilter(store->db(), args.filter);
+  auto store = OpenReadOnly(global);
+  const std::string filter = ResolvePathFilter(*store, args.filter);
   const std::string rev = store->Resolve(args.at.empty() ? "master" : args.at);
   const size_t n = args.max_count == 0 ? std::numeric_limits<size_t>::max() : args.max_count;
   std::vector<CommitInfo> commits = store->Log(rev, n, filter);
@@ -147,7 +149,7 @@ std::optional<std::vector<std::string>> DescribeModified(const Schema& schema,
 }
 
 int RunShow(const GlobalOptions& global, const std::string& rev_arg) {
-  auto store = OpenStore(global);
+  auto store = OpenReadOnly(global);
   CommitInfo commit = store->GetCommit(store->Resolve(rev_arg.empty() ? "master" : rev_arg));
   std::vector<FieldChange> changes = ChangesOf(*store, commit);
 
@@ -210,7 +212,7 @@ int RunShow(const GlobalOptions& global, const std::string& rev_arg) {
       ++objects;
     }
     std::optional<std::vector<std::string>> lines;
-    if (ch.kind == FieldChange::Kind::kModified) lines = DescribeModified(store->db().schema(), ch);
+    if (ch.kind == FieldChange::Kind::kModified) lines = DescribeModified(*store->schema(), ch);
     if (!lines) {
       std::cout << "    " << FieldChangeLine(ch) << "\n";
     } else {

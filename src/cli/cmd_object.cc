@@ -11,30 +11,27 @@
 namespace xgdb::cli {
 namespace {
 
-const Column& RequireColumn(const Database& db, const std::string& table,
+const Column& RequireColumn(const Schema& schema, const std::string& table,
                             const std::string& field) {
-  const Table* t = db.schema().FindTable(table);
+  const Table* t = schema.FindTable(table);
   const Column* c = t ? t->FindColumn(field) : nullptr;
   if (c == nullptr) throw Error(ErrorKind::kNotFound, table + " has no field " + field);
   return *c;
 }
 
 // `get`'s positionals: KEY, KEY FIELD, TABLE KEY or TABLE KEY FIELD. Two
-// words are TABLE KEY when the first names a table and is not itself a ref
-// or uuid (refs and uuids never look like table names, but be sure).
+// words are TABLE KEY when the first names a table (refs and uuids never
+// look like table names).
 struct Target {
   std::string table, key, field;
 };
-Target ParseGetTarget(const Database& db, const std::vector<std::string>& args) {
+Target ParseGetTarget(const Schema& schema, const std::vector<std::string>& args) {
   switch (args.size()) {
     case 1:
       return {"", args[0], ""};
-    case 2: {
-      const bool is_table = db.schema().FindTable(args[0]) != nullptr &&
-                            !db.GetTableFromRef(args[0]) && !db.FindUuid(args[0]);
-      if (is_table) return {args[0], args[1], ""};
+    case 2:
+      if (schema.FindTable(args[0]) != nullptr) return {args[0], args[1], ""};
       return {"", args[0], args[1]};
-    }
     case 3:
       return {args[0], args[1], args[2]};
     default:
@@ -47,20 +44,20 @@ struct GetArgs {
   std::string at;
 };
 
+// Read-only: works beside a running daemon, loads no image, and reads only
+// the object asked for (store.h, ReadRowAt).
 int RunGet(const GlobalOptions& global, const GetArgs& args) {
-  auto store = OpenStore(global);
-  std::unique_ptr<Database> past;
-  const Database* db = &store->db();
-  if (!args.at.empty()) {
-    past = store->LoadAt(store->Resolve(args.at));
-    db = past.get();
-  }
-  Target target = ParseGetTarget(*db, args.positionals);
-  ObjectId id = FindObject(*db, target.table, target.key);
+  auto store = OpenReadOnly(global);
+  const std::string rev = store->Resolve(args.at.empty() ? "master" : args.at);
+  Target target = ParseGetTarget(*store->schema(), args.positionals);
+  StoredRow row = FindRow(*store, rev, target.table, target.key);
 
   if (!target.field.empty()) {
-    RequireColumn(*db, id.table, target.field);
-    std::string value = db->ReadField(id.table, target.field, id.ref);
+    RequireColumn(*store->schema(), row.table, target.field);
+    std::string value;
+    for (const auto& [name, v] : row.fields) {
+      if (name == target.field) value = v;
+    }
     if (global.json) {
       PrintJson(value);
     } else {
@@ -69,18 +66,18 @@ int RunGet(const GlobalOptions& global, const GetArgs& args) {
     return 0;
   }
 
-  FieldList fields = db->ReadRecord(id.table, id.ref).fields;
+  FieldList fields = row.fields;
   std::sort(fields.begin(), fields.end());
-  const std::string path = Store::ObjectPath(id.table, id.ref);
+  const std::string path = Store::ObjectPath(row.table, row.ref);
   if (global.json) {
     nlohmann::json j_fields = nlohmann::json::object();
     for (const auto& [name, value] : fields) j_fields[name] = value;
-    PrintJson({{"table", id.table}, {"ref", id.ref}, {"path", path}, {"fields", j_fields}});
+    PrintJson({{"table", row.table}, {"ref", row.ref}, {"path", path}, {"fields", j_fields}});
     return 0;
   }
   size_t width = 0;
   for (const auto& f : fields) width = std::max(width, f.first.size());
-  std::cout << id.table << " " << id.ref << "\n" << "path: " << path << "\n\n";
+  std::cout << row.table << " " << row.ref << "\n" << "path: " << path << "\n\n";
   for (const auto& [name, value] : fields) {
     std::cout << "  " << name << ":" << std::string(width - name.size() + 1, ' ')
               << OneLine(value) << "\n";
@@ -97,6 +94,73 @@ struct SetArgs {
   CLI::Option *add_to_map_opt = nullptr, *remove_from_map_opt = nullptr,
               *add_to_set_opt = nullptr, *remove_from_set_opt = nullptr;
 };
+
+// A change the repository cannot hold would be lost at once (and commit
+// nothing): non-persistent columns and the derived side of a relation.
+void RequireStored(const Schema& schema, const std::string& table, const Column& column) {
+  if (!schema.FindTable(table)->Stored(column)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                table + "." + column.name +
+                    " is not stored in the repository (non-persistent, or derived from the "
+                    "other side of a relation)");
+  }
+}
+
+// `set` while a daemon holds the repository: the write is one protocol call
+// on its unix socket (one writer per repository), committed by its group
+// commit like any client's.
+int SetThroughDaemon(const GlobalOptions& global, const RepositoryHolder& daemon,
+                     const SetArgs& args, const std::string& table, const std::string& key,
+                     const std::string& field) {
+  auto store = OpenReadOnly(global);
+  StoredRow row = FindRow(*store, "master", table, key);
+  const Column& column = RequireColumn(*store->schema(), row.table, field);
+  RequireStored(*store->schema(), row.table, column);
+  const bool structured = args.add_to_map_opt->count() + args.remove_from_map_opt->count() +
+                              args.add_to_set_opt->count() + args.remove_from_set_opt->count() >
+                          0;
+  if (structured &&
+      column.type != (args.add_to_map_opt->count() + args.remove_from_map_opt->count() > 0
+                          ? ColumnType::kMap
+                          : ColumnType::kSet)) {
+    throw Error(ErrorKind::kInvalidArgument, row.table + "." + field + " is not a " +
+                                                 (column.type == ColumnType::kMap ? "set" : "map"));
+  }
+  nlohmann::json call;
+  if (!structured) {
+    call = {"Write_field", row.table, row.ref, field, args.positionals.back()};
+  } else if (args.add_to_map_opt->count() > 0) {
+    call = {"Process_structured_field", {args.add_to_map[0], args.add_to_map[1]}, row.table,
+            field, row.ref, "AddMap"};
+  } else if (args.remove_from_map_opt->count() > 0) {
+    call = {"Process_structured_field", {args.remove_from_map, ""}, row.table, field, row.ref,
+            "RemoveMap"};
+  } else if (args.add_to_set_opt->count() > 0) {
+    call = {"Process_structured_field", {args.add_to_set, ""}, row.table, field, row.ref,
+            "AddSet"};
+  } else {
+    call = {"Process_structured_field", {args.remove_from_set, ""}, row.table, field, row.ref,
+            "RemoveSet"};
+  }
+  const std::string what = "set " + row.table + "." + field;
+  CallDaemon(daemon, what, "/remote_db_access_v2", call);
+  nlohmann::json read = CallDaemon(daemon, what, "/remote_db_access_v2",
+                                   {"Read_field", row.table, field, row.ref});
+  const std::string value = read.size() > 1 && read[1].is_string() ? read[1].get<std::string>() : "";
+  if (global.json) {
+    PrintJson({{"table", row.table},
+               {"ref", row.ref},
+               {"field", field},
+               {"value", value},
+               {"daemon", daemon.pid}});
+  } else {
+    std::cout << row.table << " " << row.ref << " " << field << " = " << OneLine(value, 200)
+              << "\n"
+              << "sent to the daemon (pid " << daemon.pid
+              << "), which commits it with its next group commit\n";
+  }
+  return 0;
+}
 
 int RunSet(const GlobalOptions& global, const SetArgs& args) {
   // Exactly one kind of change: a whole value, or one structured operation.
@@ -120,19 +184,15 @@ int RunSet(const GlobalOptions& global, const SetArgs& args) {
                         : "set takes [TABLE] REF|UUID FIELD VALUE");
   }
   const std::string field = p[p.size() - tail];
+  if (std::optional<RepositoryHolder> daemon = RunningDaemon(global)) {
+    return SetThroughDaemon(global, *daemon, args, table, key, field);
+  }
 
   auto store = OpenStore(global);
   Database& db = store->db();
   ObjectId id = FindObject(db, table, key);
-  const Column& column = RequireColumn(db, id.table, field);
-  // A change the repository cannot hold would be lost at once (and commit
-  // nothing): non-persistent columns and the derived side of a relation.
-  if (!db.schema().FindTable(id.table)->Stored(column)) {
-    throw Error(ErrorKind::kInvalidArgument,
-                id.table + "." + field +
-                    " is not stored in the repository (non-persistent, or derived from the "
-                    "other side of a relation)");
-  }
+  const Column& column = RequireColumn(db.schema(), id.table, field);
+  RequireStored(db.schema(), id.table, column);
 
   std::string what;
   if (ops == 0) {
@@ -207,8 +267,8 @@ void RegisterObjectCommands(CLI::App& app, GlobalOptions& global, CommandTable& 
     sub->footer(
         "Forms: [TABLE] REF|UUID FIELD VALUE   or   [TABLE] REF|UUID FIELD with one of\n"
         "--add-to-map K V, --remove-from-map K, --add-to-set E, --remove-from-set E.\n"
-        "Do not use on a repository a running daemon serves: its next commit would\n"
-        "not know about this one.");
+        "While a daemon serves the repository, the change is sent to it over its unix\n"
+        "socket (one writer per repository) and committed by its group commit.");
     sub->add_option("TARGET", args->positionals, "[TABLE] REF|UUID FIELD [VALUE]")
         ->type_name("")
         ->required()

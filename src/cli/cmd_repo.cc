@@ -43,6 +43,12 @@ int RunImport(const GlobalOptions& global, const std::string& file,
               const std::string& schema_arg) {
   auto schema = SchemaFromArgument(schema_arg);
   const std::string name = std::filesystem::path(file).filename().string();
+  if (std::optional<RepositoryHolder> daemon = RunningDaemon(global)) {
+    throw Error(ErrorKind::kBusy,
+                "not importing into " + global.repo + ": process " + std::to_string(daemon->pid) +
+                    " (a daemon) serves it; an import replaces the whole database, so stop "
+                    "the daemon first");
+  }
 
   // Everything that can be wrong with the input is found here, before the
   // repository is touched.
@@ -91,7 +97,7 @@ struct ExportArgs {
 };
 
 int RunExport(const GlobalOptions& global, const ExportArgs& args) {
-  auto store = OpenStore(global);
+  auto store = OpenReadOnly(global);
   const std::string rev = store->Resolve(args.at.empty() ? "master" : args.at);
   auto db = store->LoadAt(rev);
   const int64_t generation = store->GenerationAt(rev);

@@ -15,7 +15,7 @@ namespace xgdb::cli {
 namespace {
 
 int RunDiff(const GlobalOptions& global, const std::string& from, const std::string& to) {
-  auto store = OpenStore(global);
+  auto store = OpenReadOnly(global);
   std::string a = store->Resolve(from), b = store->Resolve(to);
   std::vector<FieldChange> changes = store->Diff(a, b);
   if (global.json) {
@@ -53,9 +53,18 @@ int RunDiff(const GlobalOptions& global, const std::string& from, const std::str
 }
 
 int RunRevert(const GlobalOptions& global, const std::string& rev) {
-  auto store = OpenStore(global);
-  std::string target = store->Resolve(rev);
-  std::string commit = task::RevertCommit(*store, target, nullptr);
+  std::string target, commit;
+  if (std::optional<RepositoryHolder> daemon = RunningDaemon(global)) {
+    // One writer per repository: the daemon reverts (History_revert).
+    target = OpenReadOnly(global)->Resolve(rev);
+    nlohmann::json reply = CallDaemon(*daemon, "revert " + rev, "/xapi_gitdb",
+                                      {"History_revert", {{"rev", target}}});
+    commit = reply[1].value("commit", "");
+  } else {
+    auto store = OpenStore(global);
+    target = store->Resolve(rev);
+    commit = task::RevertCommit(*store, target);
+  }
   if (global.json) {
     PrintJson({{"reverted", target}, {"commit", commit}});
   } else if (commit.empty()) {

@@ -56,6 +56,8 @@ struct Database::Impl {
 
   const Schema& schema;
   mutable std::shared_mutex mu;
+  std::string writes_refused;  // RefuseWrites(); not copied by Clone()
+  void CheckWritable() const;  // Error(kIo, writes_refused) when set
   std::vector<db::TableData> tables;               // schema order
   db::PersistentMap<std::string, int> ref_table;   // ref -> table index
   db::PersistentMap<std::string, std::pair<int, std::string>> uuid_index;

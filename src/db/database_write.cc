@@ -150,10 +150,20 @@ void Database::Impl::WriteChecked(TableData& t, const std::string& ref, const Va
 // ---------------------------------------------------------------------------
 // Operations
 
+void Database::Impl::CheckWritable() const {
+  if (!writes_refused.empty()) throw Error(ErrorKind::kIo, writes_refused);
+}
+
+void Database::RefuseWrites(const std::string& reason) {
+  std::unique_lock lock(impl_->mu);
+  impl_->writes_refused = reason;
+}
+
 void Database::CreateRow(const std::string& table, const FieldList& fields,
                          const std::string& ref) {
   std::unique_lock lock(impl_->mu);
   Impl& d = *impl_;
+  d.CheckWritable();
   TableData& t = d.GetTable(table);
   std::vector<const Column*> cols;
   for (const auto& [name, value] : fields) {
@@ -210,6 +220,7 @@ void Database::CreateRow(const std::string& table, const FieldList& fields,
 void Database::DeleteRow(const std::string& table, const std::string& ref) {
   std::unique_lock lock(impl_->mu);
   Impl& d = *impl_;
+  d.CheckWritable();
   TableData& t = d.GetTable(table);
   const Values* found = Impl::FindRow(t, ref);
   if (!found) throw MissingRow(table, ref);
@@ -233,6 +244,7 @@ void Database::WriteField(const std::string& table, const std::string& ref,
                           const std::string& field, const std::string& value) {
   std::unique_lock lock(impl_->mu);
   Impl& d = *impl_;
+  d.CheckWritable();
   TableData& t = d.GetTable(table);
   const Column* c = t.table->FindColumn(field);
   if (!c) throw Error::NotFound("missing column", table, field);  // before the row
@@ -267,6 +279,7 @@ void Database::ProcessStructuredField(const std::string& key_in, const std::stri
   std::string value = value_in.substr(0, db::ValidXmlUtf8Prefix(value_in));
   std::unique_lock lock(impl_->mu);
   Impl& d = *impl_;
+  d.CheckWritable();
   TableData& t = d.GetTable(table);
   const Values* row = Impl::FindRow(t, ref);
   if (!row) throw MissingRow(table, ref);

@@ -38,6 +38,7 @@ const char* Error::KindName(ErrorKind kind) {
     case ErrorKind::kCorrupt: return "corrupt store";
     case ErrorKind::kIo: return "i/o error";
     case ErrorKind::kInvalidArgument: return "invalid argument";
+    case ErrorKind::kBusy: return "busy";
   }
   return "unknown";
 }

@@ -20,9 +20,29 @@ constexpr auto kIdleTick = std::chrono::seconds(1);
 }  // namespace
 
 EventHub::EventHub(Store& store, EventHubOptions options)
-    : source_(store, options.max_stream_log), options_(options) {}
+    : store_(store), source_(store, options.max_stream_log), options_(options) {
+  // Woken by what changes, not by polling: a new head (commits, merges)
+  // and, while anyone waits, any write to the image (non-persistent data
+  // reaches events without a commit).
+  head_listener_ = store_.AddHeadListener([this](const std::string&) { Kick(); });
+  store_.db().SetChangeListener([this](uint64_t) {
+    if (has_waiters_.load(std::memory_order_relaxed)) Kick();
+  });
+}
 
-EventHub::~EventHub() { Stop(); }
+EventHub::~EventHub() {
+  store_.RemoveHeadListener(head_listener_);
+  store_.db().SetChangeListener(nullptr);
+  Stop();
+}
+
+void EventHub::Kick() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    kicked_ = true;
+  }
+  cv_.notify_all();
+}
 
 void EventHub::Start() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -86,6 +106,7 @@ void EventHub::From(const std::vector<std::string>& classes, const std::string& 
       return;
     }
     waiters_.push_back(std::move(w));
+    has_waiters_ = true;
     kicked_ = true;  // the hub re-checks it against anything newer than `now`
   }
   cv_.notify_all();
@@ -93,11 +114,7 @@ void EventHub::From(const std::vector<std::string>& classes, const std::string& 
 
 std::string EventHub::Inject(const std::string& cls, const std::string& ref) {
   std::string token = source_.Inject(cls, ref);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    kicked_ = true;
-  }
-  cv_.notify_all();
+  Kick();
   return token;
 }
 
@@ -106,10 +123,8 @@ void EventHub::Run() {
   while (!stopping_) {
     Clock::time_point t = Clock::now();
     Clock::time_point wake = t + kIdleTick;
-    if (!waiters_.empty()) {
-      wake = t + std::chrono::milliseconds(options_.poll_ms);
-      for (const Waiter& w : waiters_) wake = std::min(wake, w.deadline);
-    }
+    for (const Waiter& w : waiters_) wake = std::min(wake, w.deadline);
+    has_waiters_ = !waiters_.empty();
     cv_.wait_until(lock, wake, [this] { return stopping_ || kicked_; });
     if (stopping_) break;
     kicked_ = false;

@@ -1,18 +1,21 @@
 // Long polls of Event_from without a thread each (docs/events.md,
 // "Waiting"). A call that finds nothing new becomes a Waiter (its
 // subscriptions, position, deadline and reply function) in a list; one hub
-// thread notices changes (it reads master's head and the image's sequence
-// every poll_ms while anyone waits), re-evaluates the waiters that have not
+// thread is woken by changes (the store's head listener for every move of
+// master, the image's change listener for writes while anyone waits: no
+// polling), re-evaluates the waiters that have not
 // seen the newest position (one git diff per distinct token commit per
 // round, shared through a DiffMemo), answers those with events, and answers
 // expired ones with an empty batch and their own token. The same thread is
-// the timer: it sleeps until the next deadline or poll.
+// the timer: it sleeps until the next deadline or change. The hub takes
+// the image's change listener (Database::SetChangeListener) for its life.
 //
 // Stop() answers every waiter (empty batch, token unchanged) and must run
 // before the transport that owns the reply functions goes away.
 #ifndef XGDB_EVENT_EVENT_HUB_H_
 #define XGDB_EVENT_EVENT_HUB_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -30,7 +33,6 @@
 namespace xgdb::event {
 
 struct EventHubOptions {
-  int poll_ms = 2;                  // change detection while someone waits
   size_t max_stream_log = 1000000;  // VolatileStream's bound
 };
 
@@ -70,11 +72,15 @@ class EventHub {
   };
 
   void Run();
+  void Kick();  // something changed: re-evaluate the waiters
   // One round: re-evaluates waiters that have not seen `now`, answers
   // those with events and those past their deadline.
   void Round(const Position& now, Clock::time_point t);
   rpc::RpcResult Answer(const nlohmann::json& events, const std::string& token);
 
+  Store& store_;
+  int head_listener_ = 0;
+  std::atomic<bool> has_waiters_{false};
   EventSource source_;
   const EventHubOptions options_;
   mutable std::mutex mu_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
@@ -87,7 +88,13 @@ Handler MakeHandler(Store& store, task::TaskManager& tasks,
     tasks.Run("", [&](Database& db) {
       result = rpc::Dispatcher::HandleOn(db, request.version, request.body);
     });
-    WaitForCommit(store, before, sync_commit);
+    try {
+      WaitForCommit(store, before, sync_commit);
+    } catch (const Error& e) {
+      // Not durable (a background error): the client must not take it as
+      // done. The write stays in the image and a later retry commits it.
+      result = rpc::RpcResult{500, "", e.what()};
+    }
     respond(std::move(result));
   };
 }
@@ -112,6 +119,10 @@ int RunDaemon(const DaemonOptions& options) {
     StoreOptions store_options;
     store_options.path = options.repo_path;
     store_options.fsync = options.fsync;
+    if (!options.unix_socket.empty()) {
+      std::error_code ec;
+      store_options.served_at = std::filesystem::absolute(options.unix_socket, ec).string();
+    }
     store = Store::Open(store_options);
   } catch (const Error& e) {
     spdlog::critical("cannot open repository {}: {}", options.repo_path, e.what());

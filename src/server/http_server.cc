@@ -1,11 +1,14 @@
 #include "server/http_server.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -26,6 +29,28 @@ using tcp = asio::ip::tcp;
 using unix_socket = asio::local::stream_protocol;
 using Clock = std::chrono::steady_clock;
 using rpc::ProtocolVersion;
+
+namespace {
+
+// True when something accepts connections on the unix socket `path`: a
+// live server, whose socket must not be taken over (a stale file of a dead
+// one refuses with ECONNREFUSED).
+bool SocketAnswers(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    ::close(fd);
+    return false;
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  bool answers = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return answers;
+}
+
+}  // namespace
 
 namespace {
 
@@ -69,6 +94,7 @@ struct HttpServer::Impl {
   std::unique_ptr<ssl::context> tls;
   asio::io_context ioc;
   std::unique_ptr<unix_socket::acceptor> unix_acceptor;
+  std::pair<dev_t, ino_t> unix_inode{};  // the socket file we bound
   std::unique_ptr<tcp::acceptor> tcp_acceptor;
   std::unique_ptr<asio::steady_timer> unix_retry, tcp_retry;
   std::unique_ptr<asio::thread_pool> handler_pool;
@@ -382,6 +408,11 @@ void HttpServer::Start() {
         throw Error(ErrorKind::kInvalidArgument,
                     o.unix_socket + " exists and is not a socket; not replacing it");
       }
+      if (SocketAnswers(o.unix_socket)) {
+        throw Error(ErrorKind::kBusy, o.unix_socket +
+                                          " is served by another process (it accepts "
+                                          "connections); not taking it over");
+      }
       ::unlink(o.unix_socket.c_str());  // stale socket of an earlier run
     }
     s.unix_acceptor = std::make_unique<unix_socket::acceptor>(s.ioc);
@@ -395,6 +426,8 @@ void HttpServer::Start() {
     if (ec) {
       throw Error(ErrorKind::kIo, "cannot listen on " + o.unix_socket + ": " + ec.message());
     }
+    struct stat mine {};
+    if (::lstat(o.unix_socket.c_str(), &mine) == 0) s.unix_inode = {mine.st_dev, mine.st_ino};
     s.unix_retry = std::make_unique<asio::steady_timer>(s.ioc);
     spdlog::info("listening on unix socket {}", o.unix_socket);
   }
@@ -480,7 +513,12 @@ void HttpServer::Stop() {
   boost::system::error_code ignored;
   if (s.unix_acceptor) {
     s.unix_acceptor->close(ignored);
-    ::unlink(s.options.unix_socket.c_str());
+    // Only our own socket file: another process may have replaced it.
+    struct stat now {};
+    if (::lstat(s.options.unix_socket.c_str(), &now) == 0 &&
+        std::make_pair(now.st_dev, now.st_ino) == s.unix_inode) {
+      ::unlink(s.options.unix_socket.c_str());
+    }
   }
   if (s.tcp_acceptor) s.tcp_acceptor->close(ignored);
   spdlog::info("server stopped");

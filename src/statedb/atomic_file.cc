@@ -6,8 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
+#include "xgdb/env.h"
 #include "xgdb/error.h"
 
 namespace xgdb::statedb {
@@ -18,74 +18,12 @@ namespace {
   throw Error(ErrorKind::kIo, what + " " + path + ": " + std::strerror(err));
 }
 
-std::string DirectoryOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-// Closes the descriptor and removes the temporary file unless Commit() ran.
-class TempFile {
- public:
-  TempFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  int fd() const { return fd_; }
-  const std::string& path() const { return path_; }
-  int Close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-  void Commit() { committed_ = true; }
-
- private:
-  int fd_;
-  std::string path_;
-  bool committed_ = false;
-};
-
 }  // namespace
 
-void WriteFileAtomically(const std::string& path, std::string_view contents,
-                         mode_t mode) {
-  std::string dir = DirectoryOf(path);
-  // mkstemp in the target's directory, so that rename() stays on one file
-  // system and is atomic.
-  std::string pattern = path + ".tmp-XXXXXX";
-  std::vector<char> name(pattern.begin(), pattern.end());
-  name.push_back('\0');
-  int fd = ::mkstemp(name.data());
-  if (fd < 0) Fail("cannot create a temporary file for", path, errno);
-  TempFile tmp(fd, name.data());
-
-  if (::fchmod(tmp.fd(), mode) != 0) Fail("cannot chmod", tmp.path(), errno);
-  const char* p = contents.data();
-  size_t left = contents.size();
-  while (left > 0) {
-    ssize_t n = ::write(tmp.fd(), p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Fail("cannot write", tmp.path(), errno);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(tmp.fd()) != 0) Fail("cannot fsync", tmp.path(), errno);
-  if (tmp.Close() != 0) Fail("cannot close", tmp.path(), errno);
-  if (::rename(tmp.path().c_str(), path.c_str()) != 0) Fail("cannot rename onto", path, errno);
-  tmp.Commit();
-
-  // The rename is durable only once the directory entry is.
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) Fail("cannot open directory", dir, errno);
-  int rc = ::fsync(dfd);
-  int err = errno;
-  ::close(dfd);
-  if (rc != 0) Fail("cannot fsync directory", dir, err);
+void WriteFileAtomically(const std::string& path, std::string_view contents, mode_t mode,
+                         Env* env) {
+  xgdb::WriteFileAtomically(env != nullptr ? *env : *Env::Default(), path, contents,
+                            static_cast<int>(mode), /*sync=*/true);
 }
 
 std::string ReadWholeFile(const std::string& path) {

@@ -11,13 +11,18 @@
 #include <string>
 #include <string_view>
 
+namespace xgdb {
+class Env;
+}
+
 namespace xgdb::statedb {
 
 // Replaces `path` with `contents` (file mode `mode`). On any failure throws
 // Error(kIo) naming the path and the system error, removes the temporary
 // file and leaves an existing `path` untouched.
+// Written through `env` (null: Env::Default()).
 void WriteFileAtomically(const std::string& path, std::string_view contents,
-                         mode_t mode = 0600);
+                         mode_t mode = 0600, Env* env = nullptr);
 
 // The whole file. Error(kIo) naming the path when it cannot be read.
 std::string ReadWholeFile(const std::string& path);

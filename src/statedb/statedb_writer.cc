@@ -125,10 +125,10 @@ std::string FormatStateDb(const Database& db, int64_t generation_count) {
 }
 
 void WriteStateDbFile(const Database& db, int64_t generation_count, const std::string& path,
-                      bool compress) {
+                      bool compress, Env* env) {
   std::string text = FormatStateDb(db, generation_count);
   if (compress) text = statedb::Gzip(text);
-  statedb::WriteFileAtomically(path, text, 0600);
+  statedb::WriteFileAtomically(path, text, 0600, env);
 }
 
 }  // namespace xgdb

@@ -28,16 +28,12 @@ git_oid ParseCommitId(const std::string& hex, const std::string& what) {
 // Its bytes go to the sink like every other object (git_commit_create
 // would go through git_odb_write and re-scan objects/pack: object_sink.h).
 std::string CommitOnto(git_repository* repo, ObjectSink& sink, const git_commit* parent,
-                       const git_tree* tree, const std::string& author_name,
-                       const std::string& author_email, const std::string& message) {
-  git_signature* raw_sig = nullptr;
-  Check(git_signature_now(&raw_sig, author_name.c_str(), author_email.c_str()),
-        "making the commit signature");
-  SignaturePtr sig(raw_sig);
+                       const git_tree* tree, const git_signature* sig,
+                       const std::string& message) {
   const git_commit* parents[1] = {parent};
   git_buf buf = GIT_BUF_INIT;
-  Check(git_commit_create_buffer(&buf, repo, sig.get(), sig.get(), nullptr, message.c_str(),
-                                 tree, 1, parents),
+  Check(git_commit_create_buffer(&buf, repo, sig, sig, nullptr, message.c_str(), tree, 1,
+                                 parents),
         "writing a commit");
   git_oid id;
   try {
@@ -51,6 +47,13 @@ std::string CommitOnto(git_repository* repo, ObjectSink& sink, const git_commit*
 }
 
 }  // namespace
+
+void Store::RequireWritable() const {
+  if (impl_->options.read_only) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "repository " + impl_->options.path + " was opened read-only");
+  }
+}
 
 void Store::WithRepository(const std::function<void(git_repository* repo)>& fn) {
   std::lock_guard<std::mutex> lock(impl_->git_mu);
@@ -74,6 +77,10 @@ std::string Store::RefTarget(const std::string& ref) const {
 
 void Store::MoveRef(const std::string& ref, const std::string& id, const std::string& expected,
                     const std::string& log_message) {
+  if (ref == kMasterRef) {
+    throw Error(ErrorKind::kInvalidArgument, "master moves only through Store::UpdateMaster");
+  }
+  RequireWritable();
   std::lock_guard<std::mutex> lock(impl_->git_mu);
   git_repository* repo = impl_->repo.get();
   git_oid target = ParseCommitId(id, "moving " + ref);
@@ -87,23 +94,15 @@ void Store::MoveRef(const std::string& ref, const std::string& id, const std::st
                     ", expected " + (expected.empty() ? "nothing" : expected) + ")",
                 {ref});
   }
-  git_reference* raw = nullptr;
-  if (expected.empty()) {
-    Check(git_reference_create(&raw, repo, ref.c_str(), &target, 0, log_message.c_str()),
-          "creating " + ref);
-  } else {
-    Check(git_reference_create_matching(&raw, repo, ref.c_str(), &target, 1, &current,
-                                        log_message.c_str()),
-          "moving " + ref);
-  }
-  git_reference_free(raw);
+  WriteRef(*impl_->env, impl_->options.path, ref, expected.empty() ? nullptr : &current, target,
+           impl_->Author(), log_message, impl_->options.fsync);
 }
 
 void Store::DeleteRef(const std::string& ref) {
+  if (ref == kMasterRef) throw Error(ErrorKind::kInvalidArgument, "master is never deleted");
+  RequireWritable();
   std::lock_guard<std::mutex> lock(impl_->git_mu);
-  int rc = git_reference_remove(impl_->repo.get(), ref.c_str());
-  if (rc == GIT_ENOTFOUND) return;
-  Check(rc, "deleting " + ref);
+  store::DeleteRef(*impl_->env, impl_->options.path, ref, impl_->options.fsync);
 }
 
 std::vector<std::string> Store::ListRefs(const std::string& prefix) const {
@@ -163,8 +162,8 @@ std::string Store::WriteRowsCommit(const std::string& parent, const std::vector<
     git_tree* raw_new = nullptr;
     Check(git_tree_lookup(&raw_new, repo, &new_root), "reading the new tree");
     TreePtr tree(raw_new);
-    out = CommitOnto(repo, *impl_->sink, commit.get(), tree.get(), impl_->author_name,
-                     impl_->author_email, message);
+    out = CommitOnto(repo, *impl_->sink, commit.get(), tree.get(), impl_->Signature().get(),
+                     message);
   });
   return out;
 }
@@ -184,8 +183,8 @@ std::string Store::WriteTreeCommit(const std::string& parent, const std::string&
     git_tree* raw_tree = nullptr;
     Check(git_tree_lookup(&raw_tree, repo, &tree_id), "reading tree " + tree);
     TreePtr t(raw_tree);
-    out = CommitOnto(repo, *impl_->sink, commit.get(), t.get(), impl_->author_name,
-                     impl_->author_email, message);
+    out = CommitOnto(repo, *impl_->sink, commit.get(), t.get(), impl_->Signature().get(),
+                     message);
   });
   return out;
 }

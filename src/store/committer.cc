@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "store/layout.h"
@@ -19,6 +20,14 @@ namespace xgdb {
 using namespace store;
 
 namespace {
+
+git_oid ParseOid(const std::string& hex) {
+  git_oid id;
+  if (hex.size() != GIT_OID_HEXSZ || git_oid_fromstr(&id, hex.c_str()) != 0) {
+    throw Error(ErrorKind::kInvalidArgument, "not a commit id: '" + hex + "'");
+  }
+  return id;
+}
 
 // Folds `later` into `earlier` (both ordered by table, ref): a row's newest
 // state wins; each carries the whole stored row, so nothing else is needed.
@@ -39,6 +48,7 @@ std::vector<RowChange> MergeChanges(std::vector<RowChange> earlier, std::vector<
 }  // namespace
 
 std::string Store::Impl::CommitNow(const std::string& message) {
+  if (!db) throw Error(ErrorKind::kInvalidArgument, "repository " + options.path + " is read-only");
   std::lock_guard<std::mutex> commit_lock(commit_mu);
   ChangeBatch batch = db->TakeChanges();
   std::vector<RowChange> rows = MergeChanges(std::move(unwritten), std::move(batch.rows));
@@ -47,6 +57,7 @@ std::string Store::Impl::CommitNow(const std::string& message) {
   unwritten_summary.clear();
   summary.insert(summary.end(), batch.summary.begin(), batch.summary.end());
   if (rows.empty()) {
+    ResolveBackgroundError(/*wrote=*/false);
     MarkDurable(batch.sequence);
     return "";
   }
@@ -100,11 +111,30 @@ std::string Store::Impl::CommitNow(const std::string& message) {
     }
     unwritten = std::move(rows);
     unwritten_summary = std::move(summary);
+    try {
+      throw;
+    } catch (const Error& e) {
+      RecordBackgroundError(e);
+    } catch (const std::exception& e) {
+      RecordBackgroundError(Error(ErrorKind::kIo, e.what()));
+    }
     throw;
   }
+  ResolveBackgroundError(/*wrote=*/!commit_hex.empty());
   MarkDurable(batch.sequence);
-  if (!commit_hex.empty() && repacker) repacker->Poke();
+  if (!commit_hex.empty()) {
+    if (repacker) repacker->Poke();
+    NotifyHead(commit_hex);
+  }
   return commit_hex;
+}
+
+void Store::Impl::ResolveBackgroundError(bool wrote) {
+  if (!HasBackgroundError()) return;
+  // A commit that wrote nothing (nothing pending, or the same tree) does
+  // not tell whether the disk takes writes again; a synced probe does.
+  if (!wrote) ProbeDisk();
+  ClearBackgroundError();
 }
 
 void Store::Impl::WaitForRepacker() {
@@ -129,17 +159,21 @@ void Store::Impl::MarkDurable(uint64_t seq) {
 }
 
 void Store::Impl::CommitterLoop() {
+  // While a background error is recorded, retries come at this pace (a
+  // full disk is not freed in microseconds) instead of on every request.
+  constexpr auto kRetryInterval = std::chrono::milliseconds(100);
   std::unique_lock<std::mutex> lock(committer_mu);
   while (!committer_stop) {
-    committer_cv.wait_for(lock, std::chrono::milliseconds(committer_interval_ms),
-                          [this] { return committer_stop || commit_requested; });
+    const bool failing = HasBackgroundError();
+    committer_cv.wait_for(
+        lock, failing ? kRetryInterval : std::chrono::milliseconds(committer_interval_ms),
+        [this, failing] { return committer_stop || (commit_requested && !failing); });
     if (committer_stop) break;
     commit_requested = false;
     lock.unlock();
     try {
-      CommitNow("");
-    } catch (const std::exception& e) {
-      spdlog::error("store {}: commit failed, will retry: {}", options.path, e.what());
+      CommitNow("");  // records a failure, and clears it once one succeeds
+    } catch (const std::exception&) {
     }
     lock.lock();
   }
@@ -178,7 +212,71 @@ void Store::WaitDurable(uint64_t seq) {
   }
   impl_->committer_cv.notify_all();
   std::unique_lock<std::mutex> lock(impl_->durable_mu);
-  impl_->durable_cv.wait(lock, [&] { return impl_->durable_seq >= seq; });
+  impl_->durable_cv.wait(
+      lock, [&] { return impl_->durable_seq >= seq || impl_->HasBackgroundError(); });
+  if (impl_->durable_seq >= seq) return;
+  lock.unlock();
+  if (std::optional<Error> e = BackgroundError()) throw *e;
+}
+
+std::optional<Error> Store::BackgroundError() const {
+  std::lock_guard<std::mutex> lock(impl_->bg_mu);
+  return impl_->bg_error;
+}
+
+std::shared_mutex& Store::master_gate() { return impl_->master_gate; }
+
+std::pair<std::string, std::unique_ptr<Database>> Store::CloneMaster() {
+  std::unique_lock<std::shared_mutex> gate(impl_->master_gate);
+  impl_->CommitNow("");  // so that the clone is exactly head's image
+  return {Head(), db().Clone()};
+}
+
+std::string Store::UpdateMaster(const std::function<MasterMove(const std::string& head)>& plan) {
+  std::unique_lock<std::shared_mutex> gate(impl_->master_gate);
+  impl_->CommitNow("");  // the plan sees every acknowledged write
+  std::string head = Head();
+  MasterMove move = plan(head);
+  const bool moves = !move.commit.empty() && move.commit != head;
+  Database& image = db();
+  if (!move.rows.empty()) image.CheckRows(move.rows);  // refuses before anything moves
+  if (moves) {
+    git_oid from = ParseOid(head), to = ParseOid(move.commit);
+    std::lock_guard<std::mutex> commit_lock(impl_->commit_mu);
+    std::lock_guard<std::mutex> git_lock(impl_->git_mu);
+    bool found = false;
+    git_oid now = impl_->MasterId(&found);
+    if (!found || !git_oid_equal(&now, &from)) {
+      throw Error(ErrorKind::kConflict, "master moved while it was being updated", {kMasterRef});
+    }
+    try {
+      impl_->MoveMaster(&from, to, move.log_message);
+    } catch (const Error& e) {
+      impl_->RecordBackgroundError(e);
+      throw;
+    }
+  }
+  if (move.after_move) move.after_move();
+  if (!move.rows.empty()) image.ApplyRows(move.rows);
+  // The new head holds the rows' stored columns already; what else they
+  // changed is not stored. Nothing else was written meanwhile (the gate).
+  image.TakeChanges();
+  impl_->MarkDurable(image.Sequence());
+  if (!moves) return head;
+  impl_->NotifyHead(move.commit);
+  return move.commit;
+}
+
+int Store::AddHeadListener(std::function<void(const std::string& head)> fn) {
+  std::lock_guard<std::mutex> lock(impl_->listeners_mu);
+  int id = ++impl_->next_listener;
+  impl_->head_listeners[id] = std::move(fn);
+  return id;
+}
+
+void Store::RemoveHeadListener(int id) {
+  std::lock_guard<std::mutex> lock(impl_->listeners_mu);
+  impl_->head_listeners.erase(id);
 }
 
 uint64_t Store::DurableSequence() const {

@@ -109,7 +109,7 @@ struct ObjectSink::Backend {
   static void Free(git_odb_backend* b) { delete From(b); }
 };
 
-ObjectSink* ObjectSink::Attach(git_repository* repo) {
+ObjectSink* ObjectSink::Attach(git_repository* repo, Env& env) {
   git_odb* odb = nullptr;
   Check(git_repository_odb(&odb, repo), "opening the object database");
   OdbPtr odb_owner(odb);
@@ -121,7 +121,7 @@ ObjectSink* ObjectSink::Attach(git_repository* repo) {
   backend->parent.write = &Backend::Write;
   backend->parent.exists = &Backend::Exists;
   backend->parent.free = &Backend::Free;
-  backend->sink.reset(new ObjectSink(repo, odb, backend.get()));
+  backend->sink.reset(new ObjectSink(repo, odb, backend.get(), env));
   ObjectSink* sink = backend->sink.get();
   // Priority above the loose (1) and pack (2) backends: writes come here.
   Check(git_odb_add_backend(odb, &backend->parent, 1000), "registering the object sink");
@@ -173,7 +173,7 @@ std::string ObjectSink::WritePack(bool fsync) {
     objects.push_back({id, o.type, &o.data});
   }
   std::string pack =
-      WritePackFiles(git_repository_path(repo_), objects, fsync, spares_);
+      WritePackFiles(env_, git_repository_path(repo_), objects, fsync, spares_);
   // Make the pack backend see the new pack before the objects leave memory
   // (one directory read, instead of one per missed lookup later).
   Check(git_odb_refresh(odb_), "refreshing the object database");

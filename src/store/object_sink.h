@@ -27,6 +27,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "xgdb/env.h"
+
 namespace xgdb::store {
 
 class SparePool;
@@ -34,8 +36,9 @@ class SparePool;
 class ObjectSink {
  public:
   // Registers a new sink on `repo`'s odb. The odb owns it: the pointer is
-  // valid as long as the repository handle. Throws Error(kIo).
-  static ObjectSink* Attach(git_repository* repo);
+  // valid as long as the repository handle. Packs are written through
+  // `env`, which must outlive the handle. Throws Error(kIo).
+  static ObjectSink* Attach(git_repository* repo, Env& env);
 
   // Where WritePack takes its temporary files from (may be null: it
   // creates them). Not owned; must outlive the sink's use.
@@ -61,10 +64,11 @@ class ObjectSink {
 
  private:
   void Forget();  // drops the pending objects (packed, or being discarded)
-  ObjectSink(git_repository* repo, git_odb* odb, Backend* backend)
-      : repo_(repo), odb_(odb), backend_(backend) {}
+  ObjectSink(git_repository* repo, git_odb* odb, Backend* backend, Env& env)
+      : repo_(repo), odb_(odb), env_(env), backend_(backend) {}
   git_repository* repo_;
   git_odb* odb_;  // the repository's (which it keeps alive as long as us)
+  Env& env_;
   SparePool* spares_ = nullptr;
   // Ids of short blobs stored (packed or pending): content -> id.
   static constexpr size_t kCachedBlobBytes = 64, kCachedBlobs = 1 << 16;

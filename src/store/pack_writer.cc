@@ -25,53 +25,46 @@ namespace {
 // again if never committed.
 class TempFile {
  public:
-  // A spare from `spares` if one is ready, else a new file in `dir`.
-  TempFile(const std::string& dir, SparePool* spares) {
+  // A spare from `spares` if one is ready, else a new file in `dir`. Packs
+  // and indexes are read-only, as git leaves them, and for the owner only
+  // (the repository holds secrets).
+  TempFile(Env& env, const std::string& dir, SparePool* spares) : env_(env) {
     std::string spare = spares != nullptr ? spares->Take() : "";
     if (!spare.empty()) {
-      fd_ = open(spare.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-      if (fd_ >= 0) {
+      try {
+        file_ = env_.NewWritableFile(spare, 0400);
         path_ = spare;
         return;
+      } catch (const Error&) {
+        RemoveQuietly(spare);
       }
-      unlink(spare.c_str());
     }
     static std::atomic<uint64_t> counter{0};
     path_ = dir + "/tmp_xgdb_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
-    fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd_ < 0) Fail("creating");
+    file_ = env_.NewWritableFile(path_, 0400);
   }
   ~TempFile() {
-    if (fd_ >= 0) close(fd_);
-    if (!path_.empty()) unlink(path_.c_str());
+    file_.reset();
+    if (!path_.empty()) RemoveQuietly(path_);
   }
-  void Write(const std::string& bytes) {
-    size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = write(fd_, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) Fail("writing");
-      done += static_cast<size_t>(n);
-    }
-  }
+  void Write(const std::string& bytes) { file_->Append(bytes); }
   void Commit(const std::string& final_path, bool sync) {
-    if (fchmod(fd_, 0444) != 0) Fail("making read-only");  // as git leaves packs
-    if (sync && fsync(fd_) != 0) Fail("syncing");
-    if (close(fd_) != 0) {
-      fd_ = -1;
-      Fail("closing");
-    }
-    fd_ = -1;
-    if (rename(path_.c_str(), final_path.c_str()) != 0) Fail("renaming");
+    if (sync) file_->Sync();
+    file_->Close();
+    env_.RenameFile(path_, final_path);
     path_.clear();
   }
 
  private:
-  [[noreturn]] void Fail(const char* what) {
-    throw Error(ErrorKind::kIo, std::string(what) + " " + path_ + ": " + std::strerror(errno));
+  void RemoveQuietly(const std::string& path) {
+    try {
+      env_.RemoveFile(path);
+    } catch (const Error&) {
+    }
   }
+  Env& env_;
+  std::unique_ptr<WritableFile> file_;
   std::string path_;
-  int fd_ = -1;
 };
 
 void PutBe32(std::string& out, uint32_t v) {
@@ -134,21 +127,12 @@ class Deflater {
   z_stream small_{};
 };
 
-void SyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) != 0) {
-    int err = errno;
-    if (fd >= 0) close(fd);
-    throw Error(ErrorKind::kIo, "syncing " + dir + ": " + std::strerror(err));
-  }
-  close(fd);
-}
-
 }  // namespace
 
 constexpr size_t kSpares = 8;  // two per commit: a burst of four commits
 
-SparePool::SparePool(std::string git_dir) : dir_(std::move(git_dir) + "/xgdb-spare") {
+SparePool::SparePool(Env& env, std::string git_dir)
+    : env_(env), dir_(std::move(git_dir) + "/xgdb-spare") {
   // Spares left by processes that are gone (a crash) are removed; those of a
   // live process (the daemon, while `xapi-gitdb log` opens the same
   // repository) are left to it.
@@ -173,7 +157,12 @@ SparePool::~SparePool() {
   }
   cv_.notify_all();
   thread_.join();
-  for (const std::string& p : ready_) unlink(p.c_str());
+  for (const std::string& p : ready_) {
+    try {
+      env_.RemoveFile(p);
+    } catch (const Error&) {
+    }
+  }
 }
 
 std::string SparePool::Take() {
@@ -194,10 +183,14 @@ void SparePool::Run() {
     }
     std::string path = dir_ + "/spare-" + std::to_string(getpid()) + "-" + std::to_string(++made_);
     lock.unlock();
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) close(fd);
+    bool made = true;
+    try {
+      env_.NewWritableFile(path, 0600)->Close();
+    } catch (const Error&) {
+      made = false;
+    }
     lock.lock();
-    if (fd < 0) {  // e.g. a read-only repository: commits make their own
+    if (!made) {  // e.g. a full disk: commits make their own
       cv_.wait_for(lock, std::chrono::seconds(1));
       continue;
     }
@@ -215,11 +208,8 @@ struct IndexEntry {
 
 // Seals `pack` (header and entries) with its checksum, builds its index and
 // writes both (see WritePackFiles).
-std::string WriteFiles(const std::string& git_dir, std::string& pack,
+std::string WriteFiles(Env& env, const std::string& git_dir, std::string& pack,
                        std::vector<IndexEntry>& entries, bool fsync, SparePool* spares) {
-  std::string pack_dir = git_dir;
-  if (!pack_dir.empty() && pack_dir.back() == '/') pack_dir.pop_back();
-  pack_dir += "/objects/pack";
   using Entry = IndexEntry;
   unsigned char pack_sum[20];
   {
@@ -263,21 +253,30 @@ std::string WriteFiles(const std::string& git_dir, std::string& pack,
 
   git_oid name;
   git_oid_fromraw(&name, pack_sum);
-  std::string base = pack_dir + "/pack-" + OidHex(name);
-  TempFile pack_file(pack_dir, spares);
-  pack_file.Write(pack);
-  TempFile idx_file(pack_dir, spares);
-  idx_file.Write(idx);
-  pack_file.Commit(base + ".pack", fsync);
-  idx_file.Commit(base + ".idx", fsync);
-  if (fsync) SyncDir(pack_dir);
-  return base + ".pack";
+  return InstallPackFiles(env, git_dir, OidHex(name), pack, idx, fsync, spares);
 }
 
 }  // namespace
 
-std::string WritePackFiles(const std::string& git_dir, const std::vector<PackObject>& objects,
-                           bool fsync, SparePool* spares) {
+std::string InstallPackFiles(Env& env, const std::string& git_dir, const std::string& name,
+                             const std::string& pack, const std::string& idx, bool fsync,
+                             SparePool* spares) {
+  std::string pack_dir = git_dir;
+  if (!pack_dir.empty() && pack_dir.back() == '/') pack_dir.pop_back();
+  pack_dir += "/objects/pack";
+  std::string base = pack_dir + "/pack-" + name;
+  TempFile pack_file(env, pack_dir, spares);
+  pack_file.Write(pack);
+  TempFile idx_file(env, pack_dir, spares);
+  idx_file.Write(idx);
+  pack_file.Commit(base + ".pack", fsync);
+  idx_file.Commit(base + ".idx", fsync);
+  if (fsync) env.SyncDir(pack_dir);
+  return base + ".pack";
+}
+
+std::string WritePackFiles(Env& env, const std::string& git_dir,
+                           const std::vector<PackObject>& objects, bool fsync, SparePool* spares) {
   std::vector<IndexEntry> entries;
   entries.reserve(objects.size());
   std::string pack = "PACK";
@@ -301,11 +300,11 @@ std::string WritePackFiles(const std::string& git_dir, const std::vector<PackObj
               static_cast<uInt>(pack.size() - start)));
     entries.push_back({&o.id, start, crc});
   }
-  return WriteFiles(git_dir, pack, entries, fsync, spares);
+  return WriteFiles(env, git_dir, pack, entries, fsync, spares);
 }
 
-std::string WriteRawPackFiles(const std::string& git_dir, const std::vector<RawPackEntry>& raw,
-                              bool fsync) {
+std::string WriteRawPackFiles(Env& env, const std::string& git_dir,
+                              const std::vector<RawPackEntry>& raw, bool fsync) {
   std::vector<IndexEntry> entries;
   entries.reserve(raw.size());
   std::string pack = "PACK";
@@ -315,7 +314,7 @@ std::string WriteRawPackFiles(const std::string& git_dir, const std::vector<RawP
     entries.push_back({&e.id, pack.size(), e.crc});
     pack.append(e.bytes);
   }
-  return WriteFiles(git_dir, pack, entries, fsync, nullptr);
+  return WriteFiles(env, git_dir, pack, entries, fsync, nullptr);
 }
 
 }  // namespace xgdb::store

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "xgdb/env.h"
+
 namespace xgdb::store {
 
 struct PackObject {
@@ -34,7 +36,7 @@ struct PackObject {
 // as readers (git, other handles) may still have it mapped.
 class SparePool {
  public:
-  explicit SparePool(std::string git_dir);  // removes leftovers of a crash
+  SparePool(Env& env, std::string git_dir);  // removes leftovers of a crash
   ~SparePool();
   SparePool(const SparePool&) = delete;
   SparePool& operator=(const SparePool&) = delete;
@@ -43,6 +45,7 @@ class SparePool {
 
  private:
   void Run();
+  Env& env_;
   std::string dir_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -52,13 +55,21 @@ class SparePool {
   std::thread thread_;
 };
 
-// Writes pack-<checksum>.{pack,idx} into <git_dir>/objects/pack: each file
+// Writes pack-<checksum>.{pack,idx} into <git_dir>/objects/pack through
+// `env`: each file
 // is written under a temporary name (from `spares` when it has one), synced
 // when `fsync`, and renamed, the pack before its index (an index makes a
 // pack visible to readers); with `fsync` the directory is synced last.
 // Returns the .pack path. Error(kIo) on failure (temporaries are removed).
-std::string WritePackFiles(const std::string& git_dir, const std::vector<PackObject>& objects,
-                           bool fsync, SparePool* spares = nullptr);
+std::string WritePackFiles(Env& env, const std::string& git_dir,
+                           const std::vector<PackObject>& objects, bool fsync,
+                           SparePool* spares = nullptr);
+
+// Puts a finished pack and its index (bytes, checksums included) into
+// <git_dir>/objects/pack as pack-<name>.{pack,idx}, as WritePackFiles does.
+std::string InstallPackFiles(Env& env, const std::string& git_dir, const std::string& name,
+                             const std::string& pack, const std::string& idx, bool fsync,
+                             SparePool* spares = nullptr);
 
 // An entry copied as is from another pack: its pack header and zlib data
 // (undeltified: a delta's base would be at another offset), and its CRC32.
@@ -70,8 +81,8 @@ struct RawPackEntry {
 
 // As WritePackFiles, from entries already encoded (the repacker combining
 // packs this writer made: no inflating and deflating again).
-std::string WriteRawPackFiles(const std::string& git_dir, const std::vector<RawPackEntry>& entries,
-                              bool fsync);
+std::string WriteRawPackFiles(Env& env, const std::string& git_dir,
+                              const std::vector<RawPackEntry>& entries, bool fsync);
 
 }  // namespace xgdb::store
 

@@ -52,7 +52,7 @@ struct OidLess {
 };
 
 // Copies `ids` into one undeltified pack (pack_writer.h); returns its path.
-std::string CopyObjects(git_repository* repo, const std::string& repo_path,
+std::string CopyObjects(Env& env, git_repository* repo, const std::string& repo_path,
                         const std::set<git_oid, OidLess>& ids, bool fsync) {
   git_odb* raw_odb = nullptr;
   Check(git_repository_odb(&raw_odb, repo), "repack: opening the object database");
@@ -70,7 +70,7 @@ std::string CopyObjects(git_repository* repo, const std::string& repo_path,
     objects.push_back({id, git_odb_object_type(obj.get()), nullptr});
   }
   for (size_t i = 0; i < objects.size(); ++i) objects[i].data = &data[i];
-  return WritePackFiles(repo_path, objects, fsync);
+  return WritePackFiles(env, repo_path, objects, fsync);
 }
 
 uint32_t Be32(const unsigned char* p) {
@@ -88,8 +88,8 @@ std::string ReadWhole(const std::string& path) {
 // writer made) by copying their entries byte for byte, with the CRCs of
 // their indexes. Returns "" when some entry is a delta (the caller then
 // rebuilds the objects instead).
-std::string CopyRawEntries(const std::string& repo_path, const std::vector<std::string>& packs,
-                           bool fsync) {
+std::string CopyRawEntries(Env& env, const std::string& repo_path,
+                           const std::vector<std::string>& packs, bool fsync) {
   std::vector<std::string> files;  // keeps the bytes the entries point into
   files.reserve(packs.size() * 2);
   std::vector<RawPackEntry> entries;
@@ -137,12 +137,30 @@ std::string CopyRawEntries(const std::string& repo_path, const std::vector<std::
       entries.push_back(e);
     }
   }
-  return WriteRawPackFiles(repo_path, entries, fsync);
+  return WriteRawPackFiles(env, repo_path, entries, fsync);
+}
+
+// A pack with deltas from git_packbuilder. libgit2 writes it (and its
+// index) into a scratch directory of the repository; the bytes are then
+// put into objects/pack through `env` like every other pack, so the files
+// readers see are written, synced and renamed in the store's order.
+std::string WriteDeltaPack(Env& env, git_packbuilder* pb, const std::string& repo_path,
+                           bool fsync) {
+  const std::string scratch = (fs::path(repo_path) / "xgdb-repack").string();
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+  fs::create_directories(scratch, ec);
+  Check(git_packbuilder_write(pb, scratch.c_str(), 0, nullptr, nullptr), "repack: writing");
+  const std::string name = git_packbuilder_name(pb);
+  const std::string base = scratch + "/pack-" + name;
+  std::string pack = ReadWhole(base + ".pack"), idx = ReadWhole(base + ".idx");
+  fs::remove_all(scratch, ec);
+  return InstallPackFiles(env, repo_path, name, pack, idx, fsync);
 }
 
 }  // namespace
 
-size_t RepackOnce(const std::string& repo_path, size_t max_packs, bool fsync,
+size_t RepackOnce(Env& env, const std::string& repo_path, size_t max_packs, bool fsync,
                   const std::function<void(const std::function<void()>&)>& swap) {
   struct Pack {
     std::string path;
@@ -189,13 +207,12 @@ size_t RepackOnce(const std::string& repo_path, size_t max_packs, bool fsync,
     std::string idx = fs::path(p.path).replace_extension(".idx").string();
     for (const git_oid& id : ReadPackIndex(idx)) ids.insert(id);
   }
-  std::string dir = (fs::path(repo_path) / "objects" / "pack").string();
   std::string fresh;
   if (bytes < kDeltaRepackBytes) {
     std::vector<std::string> paths;
     for (const Pack& p : packs) paths.push_back(p.path);
-    fresh = CopyRawEntries(repo_path, paths, fsync);
-    if (fresh.empty()) fresh = CopyObjects(repo.get(), repo_path, ids, fsync);
+    fresh = CopyRawEntries(env, repo_path, paths, fsync);
+    if (fresh.empty()) fresh = CopyObjects(env, repo.get(), repo_path, ids, fsync);
   } else {
     git_packbuilder* raw_pb = nullptr;
     Check(git_packbuilder_new(&raw_pb, repo.get()), "repack: creating a pack");
@@ -204,25 +221,29 @@ size_t RepackOnce(const std::string& repo_path, size_t max_packs, bool fsync,
     for (const git_oid& id : ids) {
       Check(git_packbuilder_insert(pb.get(), &id, nullptr), "repack: adding an object");
     }
-    Check(git_packbuilder_write(pb.get(), dir.c_str(), 0, nullptr, nullptr), "repack: writing");
-    fresh = dir + "/pack-" + git_packbuilder_name(pb.get()) + ".pack";
+    fresh = WriteDeltaPack(env, pb.get(), repo_path, fsync);
   }
   swap([&] {
     for (const Pack& p : packs) {
-      std::error_code ec;
       if (p.path == fresh) continue;  // same objects, same name: already there
-      fs::remove(fs::path(p.path).replace_extension(".idx"), ec);
-      fs::remove(p.path, ec);
-      fs::remove(fs::path(p.path).replace_extension(".rev"), ec);
+      // Index first: a pack without one is invisible; if a crash undoes
+      // these removals, the objects are merely stored twice.
+      try {
+        env.RemoveFile(fs::path(p.path).replace_extension(".idx").string());
+        env.RemoveFile(p.path);
+        env.RemoveFile(fs::path(p.path).replace_extension(".rev").string());
+      } catch (const Error& e) {
+        spdlog::warn("store {}: repack could not remove {}: {}", repo_path, p.path, e.what());
+      }
     }
   });
   spdlog::info("store {}: combined {} packs into {}", repo_path, packs.size(), fresh);
   return packs.size();
 }
 
-Repacker::Repacker(std::string repo_path, bool fsync,
+Repacker::Repacker(Env& env, std::string repo_path, bool fsync,
                    std::function<void(const std::function<void()>&)> swap)
-    : path_(std::move(repo_path)), fsync_(fsync), swap_(std::move(swap)),
+    : env_(env), path_(std::move(repo_path)), fsync_(fsync), swap_(std::move(swap)),
       thread_([this] { Run(); }) {}
 
 Repacker::~Repacker() {
@@ -250,7 +271,7 @@ void Repacker::Run() {
     poked_ = false;
     lock.unlock();
     try {
-      RepackOnce(path_, kMaxPacks, fsync_, swap_);
+      RepackOnce(env_, path_, kMaxPacks, fsync_, swap_);
     } catch (const std::exception& e) {
       spdlog::warn("store {}: repack failed (will retry after the next commit): {}", path_,
                    e.what());

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "xgdb/env.h"
+
 namespace xgdb::store {
 
 constexpr size_t kMaxPacks = 16;
@@ -45,12 +47,12 @@ std::vector<std::string> ListPacks(const std::string& repo_path);
 // rarely, go through git_packbuilder and get deltas (a single-field commit
 // is ~3.7 KB undeltified, ~1.7 KB with deltas).
 constexpr uintmax_t kDeltaRepackBytes = 4u << 20;
-size_t RepackOnce(const std::string& repo_path, size_t max_packs, bool fsync,
+size_t RepackOnce(Env& env, const std::string& repo_path, size_t max_packs, bool fsync,
                   const std::function<void(const std::function<void()>&)>& swap);
 
 class Repacker {
  public:
-  Repacker(std::string repo_path, bool fsync,
+  Repacker(Env& env, std::string repo_path, bool fsync,
            std::function<void(const std::function<void()>&)> swap);
   ~Repacker();  // waits for a running repack
   // A commit added a pack: check (in the background) whether to combine.
@@ -58,6 +60,7 @@ class Repacker {
 
  private:
   void Run();
+  Env& env_;
   std::string path_;
   bool fsync_;
   std::function<void(const std::function<void()>&)> swap_;

@@ -1,9 +1,13 @@
 // Store: creating, opening and importing repositories, and the commit writer
 // shared by all of them.
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "store/image_loader.h"
@@ -38,12 +42,160 @@ std::string MachineHostName() {
   return buf;
 }
 
+constexpr char kLockFile[] = "xgdb.lock";
+
+std::string LockPath(const std::string& repo) { return (fs::path(repo) / kLockFile).string(); }
+
+// Parses the lock file's "pid N" and "served_at X" lines.
+RepositoryHolder ReadHolder(const std::string& repo) {
+  RepositoryHolder h;
+  std::ifstream in(LockPath(repo));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("pid ", 0) == 0) h.pid = std::atoll(line.c_str() + 4);
+    if (line.rfind("served_at ", 0) == 0) h.served_at = line.substr(10);
+  }
+  return h;
+}
+
 }  // namespace
+
+std::optional<RepositoryHolder> Store::Holder(const std::string& path) {
+  // A shared flock on a read-only descriptor: it fails exactly while a
+  // writer holds the exclusive one, and creates nothing.
+  int fd = ::open(LockPath(path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  if (!held) return std::nullopt;
+  return ReadHolder(path);
+}
+
+void Store::Impl::LockRepository() {
+  repo_lock = env->TryLockFile(LockPath(options.path));
+  if (!repo_lock) {
+    RepositoryHolder h = ReadHolder(options.path);
+    throw Error(ErrorKind::kBusy,
+                "repository " + options.path + " is in use by process " +
+                    (h.pid > 0 ? std::to_string(h.pid) : std::string("(unknown)")) +
+                    (h.served_at.empty() ? "" : ", serving " + h.served_at) +
+                    " (one writer at a time: stop it, or send writes through it)");
+  }
+}
+
+void Store::Impl::AnnounceHolder() {
+  std::string note = "pid " + std::to_string(getpid()) + "\n";
+  if (!options.served_at.empty()) note += "served_at " + options.served_at + "\n";
+  auto file = env->NewWritableFile(LockPath(options.path), 0600);
+  file->Append(note);
+  file->Close();
+}
+
+void Store::Impl::Recover() {
+  const std::string& path = options.path;
+  size_t locks = RemoveStaleRefLocks(*env, path);
+  if (locks > 0) {
+    spdlog::warn("store {}: removed {} lock file(s) of refs left by a process that died", path,
+                 locks);
+  }
+  // Temporary packs (tmp_xgdb_*) and a repack's scratch directory belong to
+  // the process holding the lock, which is this one: any found now are
+  // leftovers of a crash.
+  std::error_code ec;
+  size_t leftovers = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(path) / "objects" / "pack", ec)) {
+    if (e.path().filename().string().rfind("tmp_xgdb_", 0) == 0) {
+      env->RemoveFile(e.path().string());
+      ++leftovers;
+    }
+  }
+  if (fs::exists(fs::path(path) / "xgdb-repack", ec)) {
+    fs::remove_all(fs::path(path) / "xgdb-repack", ec);
+    ++leftovers;
+  }
+  if (leftovers > 0) {
+    spdlog::warn("store {}: removed {} temporary file(s) left by a process that died", path,
+                 leftovers);
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    // The repository holds secrets (the secret table): the owner only.
+    if (::chmod(path.c_str(), st.st_mode & 0700) == 0) {
+      spdlog::warn("store {}: was readable by others (mode {:o}); now {:o}", path,
+                   st.st_mode & 0777, st.st_mode & 0700);
+    }
+  }
+}
+
+RefAuthor Store::Impl::Author() const {
+  return RefAuthor{author_name, author_email, env->NowMicros() / 1000000};
+}
+
+SignaturePtr Store::Impl::Signature() const {
+  git_signature* raw = nullptr;
+  Check(git_signature_new(&raw, author_name.c_str(), author_email.c_str(),
+                          static_cast<git_time_t>(env->NowMicros() / 1000000), 0),
+        "making the commit signature");
+  return SignaturePtr(raw);
+}
+
+void Store::Impl::MoveMaster(const git_oid* old, const git_oid& target,
+                             const std::string& log_message) {
+  WriteRef(*env, options.path, kMasterRef, old, target, Author(), log_message, options.fsync);
+}
+
+void Store::Impl::RecordBackgroundError(const Error& error) {
+  {
+    std::lock_guard<std::mutex> lock(bg_mu);
+    if (bg_error) return;
+    bg_error = Error(ErrorKind::kIo,
+                     "writes are refused until the store can write again: " +
+                         std::string(error.what()));
+  }
+  spdlog::error("store {}: {}; writes are refused, reads go on, retrying", options.path,
+                error.what());
+  if (db) db->RefuseWrites(bg_error->what());
+  durable_cv.notify_all();  // --sync and backpressure waiters get the error
+}
+
+void Store::Impl::ClearBackgroundError() {
+  {
+    std::lock_guard<std::mutex> lock(bg_mu);
+    if (!bg_error) return;
+    bg_error.reset();
+  }
+  if (db) db->RefuseWrites("");
+  spdlog::info("store {}: writing works again; writes are accepted", options.path);
+}
+
+bool Store::Impl::HasBackgroundError() const {
+  std::lock_guard<std::mutex> lock(bg_mu);
+  return bg_error.has_value();
+}
+
+void Store::Impl::ProbeDisk() {
+  const std::string probe = (fs::path(options.path) / "xgdb-probe").string();
+  auto file = env->NewWritableFile(probe, 0600);
+  file->Append(std::string(4096, '\0'));
+  if (options.fsync) file->Sync();
+  file->Close();
+  env->RemoveFile(probe);
+}
+
+void Store::Impl::NotifyHead(const std::string& head) {
+  std::vector<std::function<void(const std::string&)>> fns;
+  {
+    std::lock_guard<std::mutex> lock(listeners_mu);
+    for (const auto& [id, fn] : head_listeners) fns.push_back(fn);
+  }
+  for (const auto& fn : fns) fn(head);
+}
 
 std::unique_ptr<Store::Impl> Store::Impl::New(const StoreOptions& options) {
   EnsureLibgit2();
   auto impl = std::make_unique<Store::Impl>();
   impl->options = options;
+  impl->env = options.env != nullptr ? options.env : Env::Default();
   impl->author_name = options.host_name.empty() ? MachineHostName() : options.host_name;
   impl->author_email =
       options.host_id.empty() ? impl->author_name + "@xapi-gitdb" : options.host_id;
@@ -112,6 +264,15 @@ void Store::Impl::InitRepository() {
   GitPtr<git_config, git_config_free> config(raw_config);
   Check(git_config_set_bool(config.get(), "core.logAllRefUpdates", 1), "writing the config");
   created.reset();
+  // The repository will hold secrets: the owner only, from the start.
+  std::error_code ec;
+  fs::permissions(options.path, fs::perms::owner_all, ec);
+  for (auto it = fs::recursive_directory_iterator(options.path, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code ec2;
+    fs::permissions(it->path(), fs::perms::group_all | fs::perms::others_all,
+                    fs::perm_options::remove, ec2);
+  }
   OpenRepository(ErrorKind::kIo);
 }
 
@@ -120,7 +281,7 @@ void Store::Impl::OpenRepository(ErrorKind kind_on_failure) {
   Check(git_repository_open_bare(&raw, options.path.c_str()),
         "no git repository at " + options.path, kind_on_failure);
   repo.reset(raw);
-  sink = ObjectSink::Attach(repo.get());
+  sink = ObjectSink::Attach(repo.get(), *env);
   sink->set_spares(spares.get());
 }
 
@@ -159,10 +320,7 @@ git_oid Store::Impl::WriteCommit(const git_oid& root, const std::string& message
   git_tree* raw_tree = nullptr;
   Check(git_tree_lookup(&raw_tree, repo.get(), &root), "reading the new tree");
   TreePtr tree(raw_tree);
-  git_signature* raw_sig = nullptr;
-  Check(git_signature_now(&raw_sig, author_name.c_str(), author_email.c_str()),
-        "making the commit signature");
-  SignaturePtr sig(raw_sig);
+  SignaturePtr sig = Signature();
   const git_commit* parents[1] = {parent.get()};
   // The commit's bytes, added like every other object (git_commit_create
   // would go through git_odb_write: see object_sink.h).
@@ -181,23 +339,13 @@ git_oid Store::Impl::WriteCommit(const git_oid& root, const std::string& message
   // Pack (synced) first, then the ref: master never names a missing object.
   sink->WritePack(options.fsync);
   std::string first_line = message.substr(0, message.find('\n'));
-  std::string log = "commit: " + first_line;
-  git_reference* raw_ref = nullptr;
-  if (has_parent) {
-    Check(git_reference_create_matching(&raw_ref, repo.get(), kMasterRef, &commit_id, 1,
-                                        &parent_id, log.c_str()),
-          "moving master");
-  } else {
-    Check(git_reference_create(&raw_ref, repo.get(), kMasterRef, &commit_id, 0, log.c_str()),
-          "creating master");
-  }
-  git_reference_free(raw_ref);
+  MoveMaster(has_parent ? &parent_id : nullptr, commit_id, "commit: " + first_line);
   return commit_id;
 }
 
 void Store::Impl::StartRepacker() {
   // Called before the Store is handed out (some callers hold git_mu).
-  spares = std::make_unique<SparePool>(options.path);
+  spares = std::make_unique<SparePool>(*env, options.path);
   sink->set_spares(spares.get());
   auto swap = [this](const std::function<void()>& fn) {
     {
@@ -210,7 +358,7 @@ void Store::Impl::StartRepacker() {
     { std::lock_guard<std::mutex> lock(swap_mu); }  // no lost wake-up
     swap_cv.notify_all();
   };
-  repacker = std::make_unique<Repacker>(options.path, options.fsync, swap);
+  repacker = std::make_unique<Repacker>(*env, options.path, options.fsync, swap);
 }
 
 void Store::Impl::ReopenAfterSwap() {
@@ -226,6 +374,7 @@ void Store::Impl::ReopenAfterSwap() {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Store::~Store() {
+  if (impl_->options.read_only) return;
   StopCommitter();
   try {
     impl_->CommitNow("");
@@ -236,7 +385,13 @@ Store::~Store() {
   impl_->repacker.reset();
 }
 
-Database& Store::db() { return *impl_->db; }
+Database& Store::db() {
+  if (!impl_->db) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "repository " + impl_->options.path + " was opened read-only: no image");
+  }
+  return *impl_->db;
+}
 const std::string& Store::path() const { return impl_->options.path; }
 
 std::string Store::ObjectPath(const std::string& table, const std::string& ref) {
@@ -253,6 +408,7 @@ std::unique_ptr<Store> Store::Create(const StoreOptions& options,
   auto impl = Impl::New(options);
   std::lock_guard<std::mutex> lock(impl->git_mu);
   impl->InitRepository();
+  impl->LockRepository();
   git_oid meta = WriteMetaTree(*impl->sink, *schema);
   git_oid root = WriteRootTree(*impl->sink, meta, nullptr);
   impl->WriteCommit(root, impl->Message("Create database (schema " +
@@ -263,6 +419,7 @@ std::unique_ptr<Store> Store::Create(const StoreOptions& options,
   impl->db = std::make_unique<Database>(schema);
   impl->db->FinishLoad();
   impl->durable_seq = impl->db->Sequence();
+  impl->AnnounceHolder();
   impl->StartRepacker();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
@@ -276,13 +433,9 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
   }
   std::lock_guard<std::mutex> lock(impl->git_mu);
   impl->OpenRepository(ErrorKind::kCorrupt);
-  for (const char* lock_file : {"refs/heads/master.lock", "HEAD.lock", "packed-refs.lock"}) {
-    if (fs::exists(fs::path(path) / lock_file, ec)) {
-      throw Error(ErrorKind::kCorrupt,
-                  "repository " + path + " has a stale lock file " + lock_file +
-                      " (a writer died mid-update, or one is running now); remove it only "
-                      "when no other process uses the repository");
-    }
+  if (!options.read_only) {
+    impl->LockRepository();
+    impl->Recover();
   }
   bool found = false;
   git_oid head;
@@ -305,6 +458,7 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
   Fanout fanout;
   try {
     impl->schema = ReadMeta(impl->repo.get(), tree.get(), &fanout);
+    if (options.read_only) return std::unique_ptr<Store>(new Store(std::move(impl)));
     impl->db = LoadImage(impl->repo.get(), tree.get(), impl->schema);
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kCorrupt) {
@@ -317,6 +471,7 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
     impl->UpgradeFormat(tree.get());
   }
   impl->durable_seq = impl->db->Sequence();
+  impl->AnnounceHolder();
   impl->StartRepacker();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
@@ -359,8 +514,11 @@ std::unique_ptr<Store> Store::Import(const StoreOptions& options, std::unique_pt
     std::unique_lock<std::mutex> lock(impl->git_mu);
     if (create) {
       impl->InitRepository();
+      impl->LockRepository();
     } else {
       impl->OpenRepository(ErrorKind::kInvalidArgument);
+      impl->LockRepository();
+      impl->Recover();
       bool found = false;
       git_oid head = impl->MasterId(&found);
       if (found) {  // the new commit's parent must be readable: never build on rubble
@@ -382,6 +540,7 @@ std::unique_ptr<Store> Store::Import(const StoreOptions& options, std::unique_pt
     impl->schema = image->schema_ptr();
     impl->db = std::move(image);
     impl->durable_seq = impl->db->Sequence();
+    impl->AnnounceHolder();
     lock.unlock();
     impl->StartRepacker();
     return impl;

@@ -1,15 +1,21 @@
 // Store's private state, shared by store.cc, committer.cc and history.cc.
 //
-// Locking: git_mu guards the repository handle and its ObjectSink (libgit2
-// objects are single-threaded); commit_mu serialises commits (taking the
-// changes, writing, moving master); durable_mu guards the durable sequence.
+// Locking, outermost first: master_gate (writers of master's image shared,
+// UpdateMaster exclusive); commit_mu serialises commits and moves of master
+// (taking the changes, writing, moving master); git_mu guards the
+// repository handle and its ObjectSink (libgit2 objects are
+// single-threaded); durable_mu guards the durable sequence; bg_mu the
+// background error; listeners_mu the head listeners.
 #ifndef XGDB_STORE_STORE_IMPL_H_
 #define XGDB_STORE_STORE_IMPL_H_
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,16 +23,29 @@
 #include "store/git_ptr.h"
 #include "store/object_sink.h"
 #include "store/pack_writer.h"
+#include "store/refs.h"
 #include "store/repack.h"
+#include "xgdb/env.h"
 #include "xgdb/store.h"
 
 namespace xgdb {
 
 struct Store::Impl {
   StoreOptions options;
+  Env* env = nullptr;  // options.env or Env::Default()
+  std::unique_ptr<FileLock> repo_lock;  // null when read-only
   std::shared_ptr<const Schema> schema;
-  std::unique_ptr<Database> db;
+  std::unique_ptr<Database> db;  // null when read-only
   std::string author_name, author_email, host_tag;
+
+  std::shared_mutex master_gate;
+
+  mutable std::mutex bg_mu;
+  std::optional<Error> bg_error;
+
+  std::mutex listeners_mu;
+  std::map<int, std::function<void(const std::string&)>> head_listeners;
+  int next_listener = 0;
 
   mutable std::mutex git_mu;
   std::unique_ptr<store::SparePool> spares;  // started with the repacker
@@ -56,6 +75,30 @@ struct Store::Impl {
   std::condition_variable swap_cv;
 
   static std::unique_ptr<Impl> New(const StoreOptions& options);
+  // Takes the repository lock (Error kBusy naming the holder).
+  void LockRepository();
+  // Writes this process (pid, served_at) into the lock file, once opened:
+  // a failed open changes nothing.
+  void AnnounceHolder();
+  // After the lock: removes what dead processes left (ref locks, temporary
+  // packs, a repack's scratch directory) and makes the repository the
+  // owner's only. Logged when it finds something.
+  void Recover();
+  // The commit author, and who moves refs, now (Env's clock).
+  store::RefAuthor Author() const;
+  store::SignaturePtr Signature() const;
+  // Points master at `target` (from `old`, null when new) through the Env.
+  void MoveMaster(const git_oid* old, const git_oid& target, const std::string& log_message);
+  // Background errors (store.h); Record logs once per episode.
+  void RecordBackgroundError(const Error& error);
+  void ClearBackgroundError();
+  bool HasBackgroundError() const;
+  // Writes and syncs a small file: whether the disk takes writes again.
+  void ProbeDisk();
+  // After a commit attempt succeeded (commit_mu held): clears a recorded
+  // background error, probing the disk first when the attempt wrote nothing.
+  void ResolveBackgroundError(bool wrote);
+  void NotifyHead(const std::string& head);
   // Creates a bare repository at options.path (HEAD -> master) and opens it.
   void InitRepository();
   // Opens options.path (bare) and attaches a fresh ObjectSink; git_mu held.

@@ -160,17 +160,8 @@ void MoveBranchAndApply(Store& store, const std::string& ref, const std::string&
   if (!rows.empty()) image.ApplyRows(rows);
 }
 
-std::unique_ptr<Database> ImageAt(Store& store, const std::string& commit,
-                                  std::shared_mutex* gate) {
-  std::unique_ptr<Database> image;
-  std::string head;
-  {
-    std::unique_lock<std::shared_mutex> lock;
-    if (gate != nullptr) lock = std::unique_lock<std::shared_mutex>(*gate);
-    store.Commit();  // so that the clone is exactly head's image
-    head = store.RefTarget(kMasterRef);
-    image = store.db().Clone();
-  }
+std::unique_ptr<Database> ImageAt(Store& store, const std::string& commit) {
+  auto [head, image] = store.CloneMaster();
   if (commit == head) return image;
   bool same_schema = false;
   store.WithRepository([&](git_repository* repo) {
@@ -189,53 +180,53 @@ std::unique_ptr<Database> ImageAt(Store& store, const std::string& commit,
   return image;
 }
 
-std::string RevertCommit(Store& store, const std::string& rev, std::shared_mutex* gate) {
-  std::unique_lock<std::shared_mutex> lock;
-  if (gate != nullptr) lock = std::unique_lock<std::shared_mutex>(*gate);
-  store.Commit();  // master's pending writes are "later work" too
+std::string RevertCommit(Store& store, const std::string& rev) {
   std::string target = store.Resolve(rev);
   CommitInfo info = store.GetCommit(target);
   if (info.parents.empty()) {
     throw Error(ErrorKind::kInvalidArgument, "cannot revert " + target + ": it has no parent");
   }
-  const std::string kMaster = "refs/heads/master";
-  std::string ours = store.RefTarget(kMaster);
-  std::string merged_tree;
-  bool unchanged = false;
-  store.WithRepository([&](git_repository* repo) {
-    TreePtr base = CommitTree(repo, target);
-    TreePtr theirs = CommitTree(repo, info.parents[0]);
-    TreePtr mine = CommitTree(repo, ours);
-    merge::TreeMergeResult r = merge::MergeTrees(repo, *git_tree_id(base.get()),
-                                                 *git_tree_id(mine.get()),
-                                                 *git_tree_id(theirs.get()));
-    if (!r.conflicts.empty()) {
-      Error e = merge::ConflictError(r.conflicts);
-      throw Error(e.kind(),
-                  "revert of " + target + " conflicts with later changes: " + e.what(),
-                  e.args());
+  // master's pending writes are "later work" too: UpdateMaster commits them
+  // before the plan runs.
+  std::string reverted;
+  store.UpdateMaster([&](const std::string& ours) {
+    std::string merged_tree;
+    bool unchanged = false;
+    store.WithRepository([&](git_repository* repo) {
+      TreePtr base = CommitTree(repo, target);
+      TreePtr theirs = CommitTree(repo, info.parents[0]);
+      TreePtr mine = CommitTree(repo, ours);
+      merge::TreeMergeResult r = merge::MergeTrees(repo, *git_tree_id(base.get()),
+                                                   *git_tree_id(mine.get()),
+                                                   *git_tree_id(theirs.get()));
+      if (!r.conflicts.empty()) {
+        Error e = merge::ConflictError(r.conflicts);
+        throw Error(e.kind(),
+                    "revert of " + target + " conflicts with later changes: " + e.what(),
+                    e.args());
+      }
+      unchanged = git_oid_equal(&r.tree, git_tree_id(mine.get()));
+      merged_tree = OidHex(r.tree);
+    });
+    Store::MasterMove move;
+    if (unchanged) return move;
+    std::string first = info.message.substr(0, info.message.find('\n'));
+    std::string message = "Revert \"" + first + "\"\n\nThis reverts commit " + target +
+                          ".\n\nHost: " + store.HostTag() + "\n";
+    move.commit = store.WriteTreeCommit(ours, merged_tree, message);
+    std::vector<RowKey> keys;
+    for (const FieldChange& c : store.Diff(ours, move.commit)) {
+      if (c.table.empty() || c.ref.empty()) continue;
+      keys.push_back({c.table, c.ref});
     }
-    unchanged = git_oid_equal(&r.tree, git_tree_id(mine.get()));
-    merged_tree = OidHex(r.tree);
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    move.rows = RowsAt(store, move.commit, store.db(), keys, nullptr);
+    move.log_message = "revert: " + target;
+    reverted = move.commit;
+    return move;
   });
-  if (unchanged) return "";
-  std::string first = info.message.substr(0, info.message.find('\n'));
-  std::string message = "Revert \"" + first + "\"\n\nThis reverts commit " + target +
-                        ".\n\nHost: " + store.HostTag() + "\n";
-  std::string commit = store.WriteTreeCommit(ours, merged_tree, message);
-  std::vector<RowKey> keys;
-  for (const FieldChange& c : store.Diff(ours, commit)) {
-    if (c.table.empty() || c.ref.empty()) continue;
-    RowKey key{c.table, c.ref};
-    if (keys.empty() || keys.back() != key) keys.push_back(key);
-  }
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  Database& db = store.db();
-  std::vector<RowDelta> rows = RowsAt(store, commit, db, keys, nullptr);
-  MoveBranchAndApply(store, kMaster, ours, commit, db, rows, "revert: " + target);
-  db.TakeChanges();  // those rows are committed already
-  return commit;
+  return reverted;
 }
 
 }  // namespace xgdb::task

@@ -66,18 +66,17 @@ void MoveBranchAndApply(Store& store, const std::string& ref, const std::string&
 // as LoadAt does: blank, absent). Falls back to Store::LoadAt when the
 // commit predates format 2, holds another schema, or differs from head in
 // more than a quarter of the rows. Master's pending writes are committed
-// first, under `gate` (may be null) taken exclusively.
-std::unique_ptr<Database> ImageAt(Store& store, const std::string& commit,
-                                  std::shared_mutex* gate);
+// first (Store::CloneMaster).
+std::unique_ptr<Database> ImageAt(Store& store, const std::string& commit);
 
 // Undoes commit `rev` (its changes against its first parent) as a new
 // commit on master: a three-way merge with base = rev, ours = master,
 // theirs = rev's parent, so later changes to the same fields conflict
-// (Error kConflict naming table, ref and field; nothing changes). Master's
-// pending writes are committed first and master's image is updated.
-// `gate` (may be null) is taken exclusively: every master writer holds it
-// shared. Returns the new commit, or "" when there is nothing to undo.
-std::string RevertCommit(Store& store, const std::string& rev, std::shared_mutex* gate);
+// (Error kConflict naming table, ref and field; nothing changes). Goes
+// through Store::UpdateMaster: master's pending writes are committed first
+// and master's image follows. Returns the new commit, or "" when there is
+// nothing to undo.
+std::string RevertCommit(Store& store, const std::string& rev);
 
 }  // namespace xgdb::task
 

@@ -81,7 +81,7 @@ void RegisterTaskCalls(rpc::ExtensionRegistry& registry, TaskManager& tasks) {
     std::string ref = Arg(args, "ref");
     std::string field = Arg(args, "field", &kNone);
     // O(rows changed since `commit`): docs/tasks.md, "History".
-    std::unique_ptr<Database> db = ImageAt(store, commit, &tasks.master_gate());
+    std::unique_ptr<Database> db = ImageAt(store, commit);
     std::string table = Arg(args, "table", &kNone);
     if (table.empty()) {
       auto found = db->GetTableFromRef(ref);

@@ -126,11 +126,10 @@ std::string TaskManager::Begin(const std::string& parent_id, const std::string& 
     parent->children.push_back(task->id);
     tasks_[task->id] = task;
   } else {
-    std::unique_lock<std::shared_mutex> gate(master_gate_);
-    store_.Commit();  // the branch starts where master's image is
-    task->begin_commit = store_.RefTarget(kMasterRef);
-    task->base = std::shared_ptr<Database>(store_.db().Clone());
-    task->work = store_.db().Clone();
+    auto [head, image] = store_.CloneMaster();  // the branch starts where master's image is
+    task->begin_commit = head;
+    task->work = image->Clone();
+    task->base = std::shared_ptr<Database>(std::move(image));
     task->host = host.empty() ? options_.default_host : host;
     for (int attempt = 0;; ++attempt) {
       task->id = RandomId();
@@ -210,20 +209,11 @@ CommitOutcome TaskManager::Commit(const std::string& id) {
   CommitOutcome outcome;
   outcome.into = parent ? parent->id : "master";
   std::unique_lock<std::shared_mutex> parent_gate;
-  Database* image;
-  std::string parent_ref, ours;
+  std::string ours;
   if (parent) {
     parent_gate = std::unique_lock<std::shared_mutex>(parent->gate);
     if (parent->closed) throw NoTask(parent->id);
     ours = FlushLocked(*parent);
-    image = parent->work.get();
-    parent_ref = BranchRef(parent->id);
-  } else {
-    parent_gate = std::unique_lock<std::shared_mutex>(master_gate_);
-    store_.Commit();  // the merge sees every acknowledged master write
-    ours = store_.RefTarget(kMasterRef);
-    image = &store_.db();
-    parent_ref = kMasterRef;
   }
 
   // What the task did, row by row (both directions: the "before" side
@@ -239,43 +229,61 @@ CommitOutcome TaskManager::Commit(const std::string& id) {
   }
   for (const RowDelta& r : before) task_rows.before[{r.table->name, r.ref}] = &r;
 
-  try {
-    merge::MergeOutcome merged;
+  // Merges the task's head into `into` (the parent's head), whose image is
+  // `image`: the merge commit and the rows that bring the image to it.
+  merge::MergeOutcome merged;
+  auto merge_into = [&](const std::string& into, Database& image) {
     store_.WithRepository([&](git_repository* repo) {
-      merge::ImageRowView ours_view(*image);
+      merge::ImageRowView ours_view(image);
       merge::MergeOptions options;
       options.actor = task->host;
       options.ours_view = &ours_view;
-      merged = merge::MergeCommits(repo, ours, task->head, options);
+      merged = merge::MergeCommits(repo, into, task->head, options);
     });
     for (const merge::RowChanged& r : merged.both_changed) {
       task_rows.merged.insert({r.table, r.ref});
     }
-    std::vector<RowDelta> rows = RowsAt(store_, merged.commit, *image, keys, &task_rows);
-    // Once the parent's ref has moved the task is committed: its images go
-    // before the rows are applied, so the parent's nodes they shared are
-    // the parent's alone again and are updated in place, not path-copied
-    // (and the old paths are not left to free).
-    MoveBranchAndApply(store_, parent_ref, ours, merged.commit, *image, rows,
-                       "task commit: " + id, [&] {
-                         task->base.reset();
-                         task->synced.reset();
-                         task->work.reset();
-                       });
+    return RowsAt(store_, merged.commit, image, keys, &task_rows);
+  };
+  // Once the parent's ref has moved the task is committed: its images go
+  // before the rows are applied, so the parent's nodes they shared are the
+  // parent's alone again and are updated in place, not path-copied (and the
+  // old paths are not left to free).
+  auto drop_images = [&] {
+    task->base.reset();
+    task->synced.reset();
+    task->work.reset();
+  };
+  try {
+    size_t applied = 0;
+    if (parent) {
+      std::vector<RowDelta> rows = merge_into(ours, *parent->work);
+      applied = rows.size();
+      MoveBranchAndApply(store_, BranchRef(parent->id), ours, merged.commit, *parent->work, rows,
+                         "task commit: " + id, drop_images);
+      parent->head = merged.commit;
+      parent->synced = std::shared_ptr<Database>(parent->work->Clone());
+    } else {
+      // The merge sees every acknowledged master write (UpdateMaster commits
+      // them first).
+      store_.UpdateMaster([&](const std::string& head) {
+        Store::MasterMove move;
+        move.rows = merge_into(head, store_.db());
+        move.commit = merged.commit;
+        move.log_message = "task commit: " + id;
+        move.after_move = drop_images;
+        applied = move.rows.size();
+        return move;
+      });
+    }
     outcome.commit = merged.commit;
     outcome.kind = KindName(merged.kind);
-    outcome.rows = rows.size();
+    outcome.rows = applied;
   } catch (const Error& e) {
     throw Error(e.kind(),
                 "task " + id + " (" + BranchRef(id) + ") was not committed into " + outcome.into +
                     ": " + e.what(),
                 e.args());
-  }
-  if (parent) {
-    parent->head = outcome.commit;
-    parent->synced = std::shared_ptr<Database>(parent->work->Clone());
-  } else {
-    store_.db().TakeChanges();  // the merge commit holds them already
   }
   task->closed = true;
   store_.DeleteRef(BranchRef(id));
@@ -340,7 +348,7 @@ std::vector<TaskInfo> TaskManager::List() const {
 
 void TaskManager::Run(const std::string& id, const std::function<void(Database& db)>& fn) {
   if (id.empty()) {
-    std::shared_lock<std::shared_mutex> gate(master_gate_);
+    std::shared_lock<std::shared_mutex> gate(store_.master_gate());
     fn(store_.db());
     return;
   }
@@ -398,7 +406,7 @@ void TaskManager::ReaperLoop() {
 }
 
 std::string TaskManager::Revert(const std::string& rev) {
-  return RevertCommit(store_, rev, &master_gate_);
+  return RevertCommit(store_, rev);
 }
 
 }  // namespace xgdb::task

@@ -14,9 +14,9 @@
 //
 // Gates: every call on an image holds that image's gate shared; flushing
 // and merging into it take the gate exclusively, so no write interleaves
-// with a merge. Master's gate is master_gate(): whoever writes to
-// Store::db() outside this class (the daemon) must hold it shared. Locks are
-// always taken child first, parent next, master last.
+// with a merge. Master's gate is the store's (Store::master_gate()), and a
+// commit into master goes through Store::UpdateMaster, the one writer of
+// master. Locks are always taken child first, parent next, master last.
 #ifndef XGDB_TASK_TASK_MANAGER_H_
 #define XGDB_TASK_TASK_MANAGER_H_
 
@@ -90,10 +90,9 @@ class TaskManager {
   std::string Flush(const std::string& id);
 
   // Runs `fn` on the image of task `id` (holding its gate shared and
-  // marking it active), or on master's image holding master_gate() shared
-  // when `id` is "". Error(kNotFound) for an unknown or finished task.
+  // marking it active), or on master's image holding Store::master_gate()
+  // shared when `id` is "". Error(kNotFound) for an unknown or finished task.
   void Run(const std::string& id, const std::function<void(Database& db)>& fn);
-  std::shared_mutex& master_gate() { return master_gate_; }
 
   // Aborts the tasks idle longer than options.reap_after_ms (the reaper
   // thread calls this); returns the ids reaped.
@@ -112,7 +111,6 @@ class TaskManager {
 
   Store& store_;
   TaskOptions options_;
-  std::shared_mutex master_gate_;
 
   mutable std::mutex mu_;  // guards tasks_ and each Task's children list
   std::map<std::string, std::shared_ptr<Task>> tasks_;

@@ -1,0 +1,174 @@
+// Reading single rows straight from a commit's tree, for read-only opens
+// (`xapi-gitdb get` beside a daemon): a row is found by computing its path
+// in each table, so a read costs a few tree lookups, not a loaded image.
+#include <functional>
+
+#include "schema/sexpr.h"
+#include "store/image_loader.h"
+#include "store/layout.h"
+#include "store/name_codec.h"
+#include "store/store_impl.h"
+
+namespace xgdb {
+
+using namespace store;
+
+namespace {
+
+TreePtr RootAt(git_repository* repo, const git_oid& commit_id) {
+  git_commit* raw = nullptr;
+  Check(git_commit_lookup(&raw, repo, &commit_id), "reading commit " + OidHex(commit_id));
+  CommitPtr commit(raw);
+  git_tree* raw_tree = nullptr;
+  Check(git_commit_tree(&raw_tree, commit.get()), "reading the tree of " + OidHex(commit_id));
+  return TreePtr(raw_tree);
+}
+
+// The blob at `name` inside tree `dir`, or nullopt when there is none.
+std::optional<std::string> BlobIn(git_repository* repo, const git_tree* dir,
+                                  const std::string& name) {
+  const git_tree_entry* e = git_tree_entry_byname(dir, name.c_str());
+  if (e == nullptr || git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB) return std::nullopt;
+  git_blob* raw = nullptr;
+  Check(git_blob_lookup(&raw, repo, git_tree_entry_id(e)), "reading " + name, ErrorKind::kCorrupt);
+  BlobPtr blob(raw);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                     static_cast<size_t>(git_blob_rawsize(blob.get())));
+}
+
+// Calls fn(row tree, entry name, path) for every row directory of `table`.
+void ForEachRowTree(git_repository* repo, const git_tree* root, const Table& table,
+                    const std::function<void(const git_tree*, const std::string&,
+                                             const std::string&)>& fn) {
+  std::string dir = TableDir(table.name);
+  git_tree_entry* raw = nullptr;
+  if (git_tree_entry_bypath(&raw, root, dir.c_str()) != 0) return;  // no rows
+  TreeEntryPtr entry(raw);
+  std::function<void(const git_oid&, const std::string&, int)> walk =
+      [&](const git_oid& id, const std::string& path, int depth) {
+        git_tree* raw_tree = nullptr;
+        Check(git_tree_lookup(&raw_tree, repo, &id), "reading " + path, ErrorKind::kCorrupt);
+        TreePtr tree(raw_tree);
+        for (size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
+          const git_tree_entry* e = git_tree_entry_byindex(tree.get(), i);
+          std::string name = git_tree_entry_name(e);
+          if (depth > 0) {
+            walk(*git_tree_entry_id(e), path + "/" + name, depth - 1);
+            continue;
+          }
+          git_tree* raw_row = nullptr;
+          Check(git_tree_lookup(&raw_row, repo, git_tree_entry_id(e)), "reading " + path,
+                ErrorKind::kCorrupt);
+          TreePtr row(raw_row);
+          fn(row.get(), name, path + "/" + name);
+        }
+      };
+  walk(*git_tree_entry_id(entry.get()), dir, kFanout.levels);
+}
+
+// Every column of row `ref` of `table`: stored ones from its directory,
+// derived set sides by scanning the other table, non-persistent ones blank
+// (as Store::LoadAt shows them).
+StoredRow RowFields(git_repository* repo, const git_tree* root, const Table& table,
+                    const std::string& ref, const git_oid& row_tree, const std::string& path,
+                    const Schema& schema) {
+  RowContents contents = ReadRow(repo, table, row_tree, EncodeName(ref), path);
+  std::vector<std::optional<std::string>> values(table.columns.size());
+  for (auto& [col, text] : contents.columns) values[col->index] = std::move(text);
+  StoredRow out{table.name, ref, {}};
+  for (const Column& c : table.columns) {
+    std::string value;
+    if (values[c.index]) {
+      value = std::move(*values[c.index]);
+    } else if (table.Stored(c)) {
+      value = MissingColumnValue(table, c, path);
+    } else if (c.relation == RelationSide::kOneToManySet && c.persistent) {
+      const Table* other = schema.FindTable(c.other_table);
+      sexpr::StringSet members;
+      if (other != nullptr) {
+        const std::string field = EncodeName(c.other_field);
+        ForEachRowTree(repo, root, *other, [&](const git_tree* row, const std::string&,
+                                               const std::string&) {
+          if (BlobIn(repo, row, field) == ref) {
+            if (auto r = BlobIn(repo, row, EncodeName("_ref"))) members.push_back(*r);
+          }
+        });
+      }
+      value = sexpr::PrintSet(members);
+    } else {
+      value = c.empty;
+    }
+    out.fields.emplace_back(c.name, std::move(value));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const Schema> Store::schema() const {
+  if (impl_->schema) return impl_->schema;
+  throw Error(ErrorKind::kCorrupt, "repository " + path() + " has no schema loaded");
+}
+
+std::optional<StoredRow> Store::ReadRowAt(const std::string& rev, const std::string& ref,
+                                          const std::string& table) const {
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_repository* repo = impl_->repo.get();
+  git_oid id;
+  {
+    git_object* raw = nullptr;
+    Check(git_revparse_single(&raw, repo, rev.c_str()), "unknown revision " + rev,
+          ErrorKind::kInvalidArgument);
+    ObjectPtr obj(raw);
+    id = *git_object_id(obj.get());
+  }
+  TreePtr root = RootAt(repo, id);
+  Fanout fanout;
+  std::shared_ptr<const Schema> schema = ReadMeta(repo, root.get(), &fanout);
+  if (fanout != kFanout) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "commit " + OidHex(id) + " predates format 2: read it whole (LoadAt)");
+  }
+  for (const Table& t : schema->tables()) {
+    if (!t.persistent || (!table.empty() && t.name != table)) continue;
+    std::string path = RowDir(t.name, ref);
+    git_tree_entry* raw = nullptr;
+    if (git_tree_entry_bypath(&raw, root.get(), path.c_str()) != 0) continue;
+    TreeEntryPtr entry(raw);
+    return RowFields(repo, root.get(), t, ref, *git_tree_entry_id(entry.get()), path, *schema);
+  }
+  return std::nullopt;
+}
+
+std::optional<StoredRow> Store::FindUuidAt(const std::string& rev, const std::string& uuid,
+                                           const std::string& table) const {
+  std::string found_table, found_ref;
+  {
+    std::lock_guard<std::mutex> lock(impl_->git_mu);
+    git_repository* repo = impl_->repo.get();
+    git_object* raw = nullptr;
+    Check(git_revparse_single(&raw, repo, rev.c_str()), "unknown revision " + rev,
+          ErrorKind::kInvalidArgument);
+    ObjectPtr obj(raw);
+    TreePtr root = RootAt(repo, *git_object_id(obj.get()));
+    Fanout fanout;
+    std::shared_ptr<const Schema> schema = ReadMeta(repo, root.get(), &fanout);
+    if (fanout != kFanout) return std::nullopt;
+    const std::string uuid_entry = EncodeName("uuid"), ref_entry = EncodeName("_ref");
+    for (const Table& t : schema->tables()) {
+      if (!t.persistent || (!table.empty() && t.name != table) || !t.FindColumn("uuid")) continue;
+      ForEachRowTree(repo, root.get(), t, [&](const git_tree* row, const std::string&,
+                                               const std::string&) {
+        if (found_ref.empty() && BlobIn(repo, row, uuid_entry) == uuid) {
+          found_table = t.name;
+          found_ref = BlobIn(repo, row, ref_entry).value_or("");
+        }
+      });
+      if (!found_ref.empty()) break;
+    }
+  }
+  if (found_ref.empty()) return std::nullopt;
+  return ReadRowAt(rev, found_ref, found_table);
+}
+
+}  // namespace xgdb
