@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "server/client.h"
+#include "support/daemon.h"
 #include "support/paths.h"
 #include "xgdb/error.h"
 #include "xgdb/schema.h"
@@ -27,51 +28,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using test::TempDir;
 
-// A running `xapi-gitdb serve`; killed with SIGKILL if still alive at the end.
-class Daemon {
- public:
-  Daemon(const std::string& repo, const std::string& socket, const std::string& log,
-         std::vector<std::string> extra) {
-    std::vector<std::string> args = {test::BinaryPath("xapi-gitdb"), "--repo", repo, "serve",
-                                     "--socket", socket};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::fflush(stdout);
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* out = freopen(log.c_str(), "a", stdout);
-      if (out) dup2(fileno(stdout), 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    // Ready when the socket answers.
-    for (int i = 0; i < 200; ++i) {
-      try {
-        Connection::Unix(socket, 1000);
-        return;
-      } catch (const Error&) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
-    ADD_FAILURE() << "daemon did not come up:\n" << test::ReadFile(log);
-  }
-  ~Daemon() {
-    if (pid_ > 0) Kill(SIGKILL);
-  }
-  // Sends `sig` and returns the exit status (-1 when killed by a signal).
-  int Kill(int sig) {
-    ::kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
+using Daemon = test::DaemonProcess;
 
 std::string CreateVm(int i) {
   std::string n = std::to_string(i);

@@ -270,20 +270,6 @@ TEST(Store, CreateRefusesAnExistingDirectory) {
 
 // ---- Damaged repositories are refused, and left as they were. ----
 
-std::string Snapshot(const std::string& root) {
-  if (!fs::is_directory(root)) return root + " " + std::to_string(fs::file_size(root));
-  std::string out;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    out += e.path().string();
-    if (e.is_regular_file()) {
-      out += " " + std::to_string(e.file_size()) + " " +
-             std::to_string(e.last_write_time().time_since_epoch().count());
-    }
-    out += "\n";
-  }
-  return out;
-}
-
 void ExpectRefused(const std::string& repo, const std::string& why_contains) {
   std::string before = fs::exists(repo) ? Snapshot(repo) : "";
   try {

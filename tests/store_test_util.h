@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -96,6 +98,34 @@ inline std::vector<std::string> Dump(const Database& db) {
 
 inline CommandResult Git(const std::string& repo, const std::string& args) {
   return Run("git --git-dir=" + ShellQuote(repo) + " " + args);
+}
+
+// Every path below `root` with each file's size and modification time: two
+// equal snapshots mean nothing was written in between.
+inline std::string Snapshot(const std::string& root) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(root)) return root + " " + std::to_string(fs::file_size(root));
+  std::string out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    out += e.path().string();
+    if (e.is_regular_file()) {
+      out += " " + std::to_string(e.file_size()) + " " +
+             std::to_string(e.last_write_time().time_since_epoch().count());
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// Snapshot() without a writer's spare files, which its own background
+// thread makes at any moment.
+inline std::string WithoutSpares(const std::string& snapshot) {
+  std::string out, line;
+  std::istringstream in(snapshot);
+  while (std::getline(in, line)) {
+    if (line.find("/xgdb-spare/") == std::string::npos) out += line + "\n";
+  }
+  return out;
 }
 
 // `git fsck --strict` of the repository, as a user would check it.

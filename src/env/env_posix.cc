@@ -77,10 +77,17 @@ class PosixEnv : public Env {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) Fail("cannot remove", path, errno);
   }
   void CreateDir(const std::string& path, int mode) override {
-    std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) Fail("cannot create directory", path, ec.value());
-    ::chmod(path.c_str(), static_cast<mode_t>(mode));
+    // Each missing level with `mode` (create_directories would give the
+    // umask's, and a parent made here must not be readable by others).
+    std::filesystem::path at;
+    for (const auto& part : std::filesystem::path(path)) {
+      at /= part;
+      if (::mkdir(at.c_str(), static_cast<mode_t>(mode)) == 0) {
+        ::chmod(at.c_str(), static_cast<mode_t>(mode));  // past the umask
+      } else if (errno != EEXIST) {
+        Fail("cannot create directory", at.string(), errno);
+      }
+    }
   }
   void SyncDir(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -31,6 +32,30 @@ using Clock = std::chrono::steady_clock;
 using rpc::ProtocolVersion;
 
 namespace {
+
+// One line per 500 answer, but at most one a second: a client retrying a
+// refused write (a full disk) must not fill the log, and the journal on
+// the same disk. The lines left out are counted in the next one.
+void LogErrorAnswer(const std::string& peer, const std::string& error) {
+  using Clock = std::chrono::steady_clock;
+  static std::mutex mu;
+  static Clock::time_point last;
+  static size_t skipped = 0;
+  std::lock_guard<std::mutex> lock(mu);
+  Clock::time_point now = Clock::now();
+  if (last != Clock::time_point() && now - last < std::chrono::seconds(1)) {
+    ++skipped;
+    return;
+  }
+  if (skipped > 0) {
+    spdlog::warn("{}: answering 500: {} ({} more 500 answers in the last second)", peer, error,
+                 skipped);
+  } else {
+    spdlog::warn("{}: answering 500: {}", peer, error);
+  }
+  last = now;
+  skipped = 0;
+}
 
 // True when something accepts connections on the unix socket `path`: a
 // live server, whose socket must not be taken over (a stale file of a dead
@@ -274,7 +299,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       out_ = FormatOkResponse(framed_, http_minor_, keep_alive_, result.body);
       close_after_write_ = !keep_alive_;
     } else {
-      spdlog::warn("{}: answering 500: {}", peer_, result.error);
+      LogErrorAnswer(peer_, result.error);
       out_ = FormatErrorResponse(500, http_minor_);
       close_after_write_ = true;
     }

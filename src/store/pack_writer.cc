@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
 #include "store/git_ptr.h"
 #include "store/repack.h"
 #include "store/sha1.h"
@@ -137,7 +139,11 @@ SparePool::SparePool(Env& env, std::string git_dir)
   // live process (the daemon, while `xapi-gitdb log` opens the same
   // repository) are left to it.
   std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
+  try {
+    env_.CreateDir(dir_, 0700);
+  } catch (const Error& e) {
+    spdlog::warn("{}: {} (commits make their own files)", dir_, e.what());
+  }
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     const std::string name = entry.path().filename().string();
     long pid = 0;

@@ -149,7 +149,7 @@ std::string WriteDeltaPack(Env& env, git_packbuilder* pb, const std::string& rep
   const std::string scratch = (fs::path(repo_path) / "xgdb-repack").string();
   std::error_code ec;
   fs::remove_all(scratch, ec);
-  fs::create_directories(scratch, ec);
+  env.CreateDir(scratch, 0700);
   Check(git_packbuilder_write(pb, scratch.c_str(), 0, nullptr, nullptr), "repack: writing");
   const std::string name = git_packbuilder_name(pb);
   const std::string base = scratch + "/pack-" + name;

@@ -82,7 +82,7 @@ StoredRow RowFields(git_repository* repo, const git_tree* root, const Table& tab
       value = std::move(*values[c.index]);
     } else if (table.Stored(c)) {
       value = MissingColumnValue(table, c, path);
-    } else if (c.relation == RelationSide::kOneToManySet && c.persistent) {
+    } else if (c.relation == RelationSide::kOneToManySet) {
       const Table* other = schema.FindTable(c.other_table);
       sexpr::StringSet members;
       if (other != nullptr) {

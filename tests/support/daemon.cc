@@ -1,0 +1,65 @@
+#include "support/daemon.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "server/client.h"
+#include "support/paths.h"
+#include "xgdb/error.h"
+
+namespace xgdb::test {
+
+DaemonProcess::DaemonProcess(const std::string& repo, const std::string& socket,
+                             const std::string& log, std::vector<std::string> extra) {
+  std::vector<std::string> args = {BinaryPath("xapi-gitdb"), "--repo", repo, "serve", "--socket",
+                                   socket};
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::fflush(stdout);
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* out = freopen(log.c_str(), "a", stdout);
+    if (out) dup2(fileno(stdout), 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  // Ready when the socket answers (or the process is gone).
+  for (int i = 0; i < 200; ++i) {
+    try {
+      server::Connection::Unix(socket, 1000);
+      return;
+    } catch (const Error&) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ADD_FAILURE() << "daemon did not come up:\n" << ReadFile(log);
+}
+
+DaemonProcess::~DaemonProcess() {
+  if (pid_ > 0) Kill(SIGKILL);
+}
+
+int DaemonProcess::Kill(int sig) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, sig);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace xgdb::test
