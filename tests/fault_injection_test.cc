@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 #include "store/repack.h"
@@ -223,6 +225,44 @@ void WriteErrorsAtEveryWrite(int err) {
 
 TEST(FaultInjection, DiskFullAtEveryWriteOfACommit) { WriteErrorsAtEveryWrite(ENOSPC); }
 TEST(FaultInjection, IoErrorAtEveryWriteOfACommit) { WriteErrorsAtEveryWrite(EIO); }
+
+// With the committer running (as the daemon runs it): a writer waiting for
+// durability (--sync) is woken with the error instead of hanging, and the
+// committer's own retries bring writes back once the disk works again.
+TEST(FaultInjection, DurabilityWaitersGetTheErrorAndWritesComeBackByThemselves) {
+  TempDir dir;
+  const std::string path = MakeTemplate(dir);
+  FaultEnv env;
+  auto store = Store::Open(DurableOptions(path, &env));
+  std::mutex mu;
+  std::condition_variable cv;
+  int moves = 0;
+  store->AddHeadListener([&](const std::string&) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++moves;
+    cv.notify_all();
+  });
+  store->StartCommitter(5);
+  env.FailWritesFrom(0, ENOSPC);
+  store->db().WriteField("VM", VmRef(1), "name__label", "in doubt");
+  try {
+    store->WaitDurable(store->db().Sequence());
+    ADD_FAILURE() << "WaitDurable returned on a full disk";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kIo);
+  }
+  EXPECT_THROW(store->db().WriteField("VM", VmRef(1), "name__label", "refused"), Error);
+  env.Heal();
+  {
+    std::unique_lock<std::mutex> lock(mu);  // the retry's commit moves master
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return moves > 0; }));
+  }
+  EXPECT_FALSE(store->BackgroundError().has_value());
+  store->db().WriteField("VM", VmRef(1), "name__label", "acknowledged");
+  store->WaitDurable(store->db().Sequence());
+  store.reset();
+  EXPECT_EQ(OpenAndLoad(path)->ReadField("VM", "name__label", VmRef(1)), "acknowledged");
+}
 
 }  // namespace
 }  // namespace xgdb::test

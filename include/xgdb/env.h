@@ -62,8 +62,11 @@ class Env {
   // without waiting. Null when another process (or another lock in this
   // one) holds it.
   virtual std::unique_ptr<FileLock> TryLockFile(const std::string& path) = 0;
-  // Wall-clock time, microseconds since the epoch.
+  // Wall-clock time, microseconds since the epoch (commit and reflog times).
   virtual int64_t NowMicros() = 0;
+  // A clock that never jumps, microseconds from an arbitrary start (how long
+  // a task has been idle).
+  virtual int64_t MonotonicMicros() = 0;
 };
 
 // Forwards every call to another Env; tests override what they inject into.
@@ -87,6 +90,7 @@ class EnvWrapper : public Env {
     return target_->TryLockFile(path);
   }
   int64_t NowMicros() override { return target_->NowMicros(); }
+  int64_t MonotonicMicros() override { return target_->MonotonicMicros(); }
 
  private:
   Env* target_;

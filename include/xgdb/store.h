@@ -118,6 +118,8 @@ class Store {
   // Master's image. Writers hold master_gate() shared (see UpdateMaster).
   Database& db();
   const std::string& path() const;
+  // The Env the store writes through (StoreOptions::env or the default).
+  Env& env() const;
 
   // Commits everything the image changed since the last commit, now.
   // Returns the new commit id, or "" when nothing changed.

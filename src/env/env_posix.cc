@@ -115,6 +115,11 @@ class PosixEnv : public Env {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
+  int64_t MonotonicMicros() override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 
  private:
   std::unique_ptr<WritableFile> Open(const std::string& path, int flags, int mode) {

@@ -393,6 +393,7 @@ Database& Store::db() {
   return *impl_->db;
 }
 const std::string& Store::path() const { return impl_->options.path; }
+Env& Store::env() const { return *impl_->env; }
 
 std::string Store::ObjectPath(const std::string& table, const std::string& ref) {
   return RowDir(table, ref) + "/";

@@ -19,12 +19,6 @@ namespace {
 constexpr char kMasterRef[] = "refs/heads/master";
 constexpr size_t kMaxMessageRows = 50;  // a commit message is for people
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string RandomId() {
   static std::mutex mu;
   static std::mt19937_64 rng{std::random_device{}()};
@@ -100,6 +94,8 @@ std::shared_ptr<TaskManager::Task> TaskManager::Find(const std::string& id) cons
   if (it == tasks_.end()) throw NoTask(id);
   return it->second;
 }
+
+int64_t TaskManager::NowMs() const { return store_.env().MonotonicMicros() / 1000; }
 
 void TaskManager::Touch(Task& task) {
   int64_t now = NowMs();

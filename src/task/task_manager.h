@@ -109,6 +109,7 @@ class TaskManager {
   void Touch(Task& task);
   void ReaperLoop();
 
+  int64_t NowMs() const;  // the store Env's monotonic clock
   Store& store_;
   TaskOptions options_;
 
