@@ -194,15 +194,20 @@ class Store {
   // count (docs/format.md, "Generations"). Grows by one per first-parent
   // commit except at an import that records a larger count.
   int64_t GenerationAt(const std::string& rev) const;
-  // The row `ref` as commit `rev` holds it: `table` when given, else the
-  // table that has it. Costs a few tree lookups per table, whatever the
-  // size of the database. Nullopt when no table has it.
+  // The row `ref` as commit `rev` holds it, in `table` when given, else in
+  // the table that has it; every column (as LoadAt would show it), or only
+  // `column` when given. Nullopt when no table has it. Costs a few tree
+  // lookups per table, whatever the size of the database, plus, for a
+  // derived set side (VM.VBDs), one read per row of the other table.
   std::optional<StoredRow> ReadRowAt(const std::string& rev, const std::string& ref,
-                                     const std::string& table = "") const;
+                                     const std::string& table = "",
+                                     const std::string& column = "") const;
   // The row whose uuid column is `uuid` at `rev` (only in `table` when
-  // given). Reads every row's uuid: O(rows of the tables searched).
+  // given), as ReadRowAt. Reads rows' uuids until it finds it: O(rows of
+  // the tables searched).
   std::optional<StoredRow> FindUuidAt(const std::string& rev, const std::string& uuid,
-                                      const std::string& table = "") const;
+                                      const std::string& table = "",
+                                      const std::string& column = "") const;
   // The schema of the repository (meta/schema.json at master).
   std::shared_ptr<const Schema> schema() const;
   // Where an object lives in the tree ("xapi/VM/3a/OpaqueRef:3a.../").

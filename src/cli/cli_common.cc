@@ -119,14 +119,14 @@ ObjectId FindObject(const Database& db, const std::string& table, const std::str
 }
 
 StoredRow FindRow(const Store& store, const std::string& rev, const std::string& table,
-                  const std::string& key) {
+                  const std::string& key, const std::string& column) {
   if (!table.empty() && store.schema()->FindTable(table) == nullptr) {
     throw Error(ErrorKind::kInvalidArgument, "no table " + table + " in the schema");
   }
   std::optional<StoredRow> row;
   try {
-    row = store.ReadRowAt(rev, key, table);
-    if (!row) row = store.FindUuidAt(rev, key, table);
+    row = store.ReadRowAt(rev, key, table, column);
+    if (!row) row = store.FindUuidAt(rev, key, table, column);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kInvalidArgument) throw;  // a commit of format 1: below
   }
@@ -137,7 +137,9 @@ StoredRow FindRow(const Store& store, const std::string& rev, const std::string&
   StoredRow out{id.table, id.ref, {}};
   const Table* t = db->schema().FindTable(id.table);
   for (const Column& c : t->columns) {
-    out.fields.emplace_back(c.name, db->ReadField(id.table, c.name, id.ref));
+    if (column.empty() || c.name == column) {
+      out.fields.emplace_back(c.name, db->ReadField(id.table, c.name, id.ref));
+    }
   }
   return out;
 }

@@ -88,11 +88,11 @@ struct ObjectId {
 ObjectId FindObject(const Database& db, const std::string& table, const std::string& key);
 
 // FindObject on a read-only store: the row `key` names (ref, uuid, or with
-// `table` a name_label) at commit `rev`, every column in column order.
-// Refs cost a few tree lookups and uuids one read per row; a name_label
-// (or a commit of format 1) loads that commit whole.
+// `table` a name_label) at commit `rev`: every column in column order, or
+// only `column`. Refs cost a few tree lookups and uuids one read per row; a
+// name_label (or a commit of format 1) loads that commit whole.
 StoredRow FindRow(const Store& store, const std::string& rev, const std::string& table,
-                  const std::string& key);
+                  const std::string& key, const std::string& column = "");
 
 // Prints `j` on stdout (indented, newline-terminated).
 void PrintJson(const nlohmann::json& j);

@@ -50,7 +50,7 @@ int RunGet(const GlobalOptions& global, const GetArgs& args) {
   auto store = OpenReadOnly(global);
   const std::string rev = store->Resolve(args.at.empty() ? "master" : args.at);
   Target target = ParseGetTarget(*store->schema(), args.positionals);
-  StoredRow row = FindRow(*store, rev, target.table, target.key);
+  StoredRow row = FindRow(*store, rev, target.table, target.key, target.field);
 
   if (!target.field.empty()) {
     RequireColumn(*store->schema(), row.table, target.field);
@@ -113,7 +113,7 @@ int SetThroughDaemon(const GlobalOptions& global, const RepositoryHolder& daemon
                      const SetArgs& args, const std::string& table, const std::string& key,
                      const std::string& field) {
   auto store = OpenReadOnly(global);
-  StoredRow row = FindRow(*store, "master", table, key);
+  StoredRow row = FindRow(*store, "master", table, key, field);
   const Column& column = RequireColumn(*store->schema(), row.table, field);
   RequireStored(*store->schema(), row.table, column);
   const bool structured = args.add_to_map_opt->count() + args.remove_from_map_opt->count() +

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <thread>
@@ -18,6 +19,7 @@
 namespace xgdb {
 
 using namespace store;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -127,6 +129,44 @@ std::string Store::Impl::CommitNow(const std::string& message) {
     NotifyHead(commit_hex);
   }
   return commit_hex;
+}
+
+void Store::Impl::RecordBackgroundError(const Error& error) {
+  {
+    std::lock_guard<std::mutex> lock(bg_mu);
+    if (bg_error) return;
+    bg_error = Error(ErrorKind::kIo,
+                     "writes are refused until the store can write again: " +
+                         std::string(error.what()));
+  }
+  spdlog::error("store {}: {}; writes are refused, reads go on, retrying", options.path,
+                error.what());
+  if (db) db->RefuseWrites(bg_error->what());
+  durable_cv.notify_all();  // --sync and backpressure waiters get the error
+}
+
+void Store::Impl::ClearBackgroundError() {
+  {
+    std::lock_guard<std::mutex> lock(bg_mu);
+    if (!bg_error) return;
+    bg_error.reset();
+  }
+  if (db) db->RefuseWrites("");
+  spdlog::info("store {}: writing works again; writes are accepted", options.path);
+}
+
+bool Store::Impl::HasBackgroundError() const {
+  std::lock_guard<std::mutex> lock(bg_mu);
+  return bg_error.has_value();
+}
+
+void Store::Impl::ProbeDisk() {
+  const std::string probe = (fs::path(options.path) / "xgdb-probe").string();
+  auto file = env->NewWritableFile(probe, 0600);
+  file->Append(std::string(4096, '\0'));
+  if (options.fsync) file->Sync();
+  file->Close();
+  env->RemoveFile(probe);
 }
 
 void Store::Impl::ResolveBackgroundError(bool wrote) {

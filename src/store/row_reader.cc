@@ -24,6 +24,20 @@ TreePtr RootAt(git_repository* repo, const git_oid& commit_id) {
   return TreePtr(raw_tree);
 }
 
+// The id git gives a file holding `text`: comparing it with a tree entry's
+// id tells whether the file holds `text` without reading the file.
+git_oid BlobId(const std::string& text) {
+  git_oid id;
+  Check(git_odb_hash(&id, text.data(), text.size(), GIT_OBJECT_BLOB), "hashing a value");
+  return id;
+}
+
+bool Holds(const git_tree* dir, const std::string& name, const git_oid& blob) {
+  const git_tree_entry* e = git_tree_entry_byname(dir, name.c_str());
+  return e != nullptr && git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB &&
+         git_oid_equal(git_tree_entry_id(e), &blob);
+}
+
 // The blob at `name` inside tree `dir`, or nullopt when there is none.
 std::optional<std::string> BlobIn(git_repository* repo, const git_tree* dir,
                                   const std::string& name) {
@@ -71,12 +85,13 @@ void ForEachRowTree(git_repository* repo, const git_tree* root, const Table& tab
 // (as Store::LoadAt shows them).
 StoredRow RowFields(git_repository* repo, const git_tree* root, const Table& table,
                     const std::string& ref, const git_oid& row_tree, const std::string& path,
-                    const Schema& schema) {
+                    const Schema& schema, const std::string& only) {
   RowContents contents = ReadRow(repo, table, row_tree, EncodeName(ref), path);
   std::vector<std::optional<std::string>> values(table.columns.size());
   for (auto& [col, text] : contents.columns) values[col->index] = std::move(text);
   StoredRow out{table.name, ref, {}};
   for (const Column& c : table.columns) {
+    if (!only.empty() && c.name != only) continue;
     std::string value;
     if (values[c.index]) {
       value = std::move(*values[c.index]);
@@ -87,9 +102,10 @@ StoredRow RowFields(git_repository* repo, const git_tree* root, const Table& tab
       sexpr::StringSet members;
       if (other != nullptr) {
         const std::string field = EncodeName(c.other_field);
+        const git_oid points_here = BlobId(ref);
         ForEachRowTree(repo, root, *other, [&](const git_tree* row, const std::string&,
                                                const std::string&) {
-          if (BlobIn(repo, row, field) == ref) {
+          if (Holds(row, field, points_here)) {
             if (auto r = BlobIn(repo, row, EncodeName("_ref"))) members.push_back(*r);
           }
         });
@@ -111,7 +127,8 @@ std::shared_ptr<const Schema> Store::schema() const {
 }
 
 std::optional<StoredRow> Store::ReadRowAt(const std::string& rev, const std::string& ref,
-                                          const std::string& table) const {
+                                          const std::string& table,
+                                          const std::string& column) const {
   std::lock_guard<std::mutex> lock(impl_->git_mu);
   git_repository* repo = impl_->repo.get();
   git_oid id;
@@ -135,13 +152,15 @@ std::optional<StoredRow> Store::ReadRowAt(const std::string& rev, const std::str
     git_tree_entry* raw = nullptr;
     if (git_tree_entry_bypath(&raw, root.get(), path.c_str()) != 0) continue;
     TreeEntryPtr entry(raw);
-    return RowFields(repo, root.get(), t, ref, *git_tree_entry_id(entry.get()), path, *schema);
+    return RowFields(repo, root.get(), t, ref, *git_tree_entry_id(entry.get()), path, *schema,
+                     column);
   }
   return std::nullopt;
 }
 
 std::optional<StoredRow> Store::FindUuidAt(const std::string& rev, const std::string& uuid,
-                                           const std::string& table) const {
+                                           const std::string& table,
+                                           const std::string& column) const {
   std::string found_table, found_ref;
   {
     std::lock_guard<std::mutex> lock(impl_->git_mu);
@@ -155,11 +174,12 @@ std::optional<StoredRow> Store::FindUuidAt(const std::string& rev, const std::st
     std::shared_ptr<const Schema> schema = ReadMeta(repo, root.get(), &fanout);
     if (fanout != kFanout) return std::nullopt;
     const std::string uuid_entry = EncodeName("uuid"), ref_entry = EncodeName("_ref");
+    const git_oid wanted = BlobId(uuid);
     for (const Table& t : schema->tables()) {
       if (!t.persistent || (!table.empty() && t.name != table) || !t.FindColumn("uuid")) continue;
       ForEachRowTree(repo, root.get(), t, [&](const git_tree* row, const std::string&,
                                                const std::string&) {
-        if (found_ref.empty() && BlobIn(repo, row, uuid_entry) == uuid) {
+        if (found_ref.empty() && Holds(row, uuid_entry, wanted)) {
           found_table = t.name;
           found_ref = BlobIn(repo, row, ref_entry).value_or("");
         }
@@ -168,7 +188,7 @@ std::optional<StoredRow> Store::FindUuidAt(const std::string& rev, const std::st
     }
   }
   if (found_ref.empty()) return std::nullopt;
-  return ReadRowAt(rev, found_ref, found_table);
+  return ReadRowAt(rev, found_ref, found_table, column);
 }
 
 }  // namespace xgdb
