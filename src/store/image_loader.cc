@@ -149,6 +149,7 @@ RowContents ReadRow(git_repository* repo, const Table& table, const git_oid& row
                     const std::string& entry_name, const std::string& path) {
   TreePtr row = LookupTree(repo, row_tree, path);
   RowContents out;
+  std::optional<std::string> ref_column;
   size_t n = git_tree_entrycount(row.get());
   for (size_t i = 0; i < n; ++i) {
     const git_tree_entry* e = git_tree_entry_byindex(row.get(), i);
@@ -173,12 +174,23 @@ RowContents ReadRow(git_repository* repo, const Table& table, const git_oid& row
         text = sexpr::PrintSet(set);
       }
     }
-    if (col->name == "_ref") out.ref = text;
+    if (col->name == "_ref") ref_column = text;
     out.columns.emplace_back(col, std::move(text));
   }
-  if (out.ref.empty()) Corrupt(path + " has no _ref");
-  if (EncodeName(out.ref) != entry_name) {
-    Corrupt(path + "/_ref holds '" + out.ref + "', which is not this directory's name");
+  if (!ref_column) Corrupt(path + " has no _ref");
+  // The row's ref is its directory's name. Its _ref column is usually the
+  // same text, but xapi lets create_row give another (spec 4.10, quirk 5),
+  // and an empty ref is a ref too: both read back as written. A ref too
+  // long for a name is stored hashed; only its _ref spells it then.
+  if (IsHashedName(entry_name)) {
+    if (HashedName(*ref_column) != entry_name) {
+      Corrupt(path + "/_ref holds '" + *ref_column + "', which is not this directory's name");
+    }
+    out.ref = *ref_column;
+  } else {
+    std::optional<std::string> ref = DecodeName(entry_name);
+    if (!ref) Corrupt(path + ": the directory name does not decode to a ref");
+    out.ref = std::move(*ref);
   }
   std::sort(out.columns.begin(), out.columns.end(),
             [](const auto& a, const auto& b) { return a.first->index < b.first->index; });
