@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -57,6 +58,25 @@ void LogErrorAnswer(const std::string& peer, const std::string& error) {
   skipped = 0;
 }
 
+// One line a second at most while connections are refused.
+void LogRefusedConnection(size_t limit) {
+  using Clock = std::chrono::steady_clock;
+  static std::atomic<int64_t> last{0};
+  int64_t now = Clock::now().time_since_epoch() / std::chrono::seconds(1);
+  if (last.exchange(now) != now) {
+    spdlog::warn("refusing connections: {} open, the most the file limit leaves room for", limit);
+  }
+}
+
+// The connection limit: the file limit less what the store needs.
+size_t ConnectionLimit(size_t configured) {
+  if (configured > 0) return configured;
+  struct rlimit rl {};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1u << 20;
+  size_t files = static_cast<size_t>(rl.rlim_cur);
+  return files > 2 * kReservedFiles ? files - kReservedFiles : files / 2;
+}
+
 // True when something accepts connections on the unix socket `path`: a
 // live server, whose socket must not be taken over (a stale file of a dead
 // one refuses with ECONNREFUSED).
@@ -108,6 +128,7 @@ struct HttpServer::Impl {
   ServerOptions options;
   Handler handler;
   std::atomic<size_t> connections{0};
+  size_t max_connections = 0;  // ConnectionLimit(), set by Start()
   // Requests handed to the handler whose answer is not written yet: Stop()
   // lets them finish (a long poll answered at shutdown still reaches its
   // client).
@@ -287,14 +308,57 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         respond(rpc::RpcResult{500, "", e.what()});
       }
     };
+    answered_ = false;
     if (server_.handler_pool) {
       asio::post(*server_.handler_pool, std::move(run));
     } else {
       run();
     }
+    // An answer may take minutes (an Event_from long poll): notice a client
+    // that goes away meanwhile and give its descriptor back at once. Not on
+    // TLS, where cancelling a read in the middle of a record would break the
+    // stream.
+    if constexpr (!std::is_same_v<Stream, ssl::stream<tcp::socket>>) {
+      if (!answered_) WatchForHangup();
+    }
+  }
+
+  // Reads while the answer is pending: bytes are kept (a pipelined next
+  // request), end of stream or an error means the client is gone.
+  void WatchForHangup() {
+    watching_ = true;
+    stream_.async_read_some(
+        asio::buffer(chunk_),
+        [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
+          self->watching_ = false;
+          if (!ec) self->buf_.append(self->chunk_.data(), n);
+          if (!self->answered_) {
+            if (!ec) return self->WatchForHangup();
+            spdlog::debug("{}: client went away before its answer ({})", self->peer_,
+                          ec.message());
+            self->gone_ = true;
+            return self->Close();
+          }
+          if (self->resume_after_watch_) {  // the answer was written meanwhile
+            self->resume_after_watch_ = false;
+            self->Process();
+          }
+        });
   }
 
   void Respond(const rpc::RpcResult& result) {
+    answered_ = true;
+    if (gone_) {  // nobody to answer: only the bookkeeping
+      if (answer_counted_) {
+        answer_counted_ = false;
+        --server_.answers_pending;
+      }
+      return;
+    }
+    if (watching_) {
+      boost::system::error_code ignored;
+      stream_.lowest_layer().cancel(ignored);  // the watch ends; its bytes are kept
+    }
     if (result.status == 200) {
       out_ = FormatOkResponse(framed_, http_minor_, keep_alive_, result.body);
       close_after_write_ = !keep_alive_;
@@ -326,6 +390,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                         }
                         if (ec || self->close_after_write_) return self->Close();
                         self->first_ = false;
+                        if (self->watching_) {  // its handler goes on from here
+                          self->resume_after_watch_ = true;
+                          return;
+                        }
                         self->Process();
                       });
   }
@@ -352,6 +420,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   Clock::time_point head_deadline_;
   bool framed_ = false, keep_alive_ = true, close_after_write_ = false;
   bool answer_counted_ = false;  // counted in answers_pending until written
+  bool answered_ = true;          // the handler has answered the last request
+  bool watching_ = false;         // WatchForHangup's read is pending
+  bool resume_after_watch_ = false;
+  bool gone_ = false;             // the client hung up before its answer
   int http_minor_ = 1;
   std::string out_;
 };
@@ -381,6 +453,14 @@ void HttpServer::Impl::Accept(Acceptor& acceptor, asio::steady_timer& retry, boo
             if (!e) Accept(acceptor, retry, is_tcp);
           });
           return;
+        }
+        if (connections.load() >= max_connections) {
+          // Out of descriptors we may give to clients: refuse this one (a
+          // client retries), never the store's commits.
+          LogRefusedConnection(max_connections);
+          boost::system::error_code ignored;
+          socket.close(ignored);
+          return Accept(acceptor, retry, is_tcp);
         }
         if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
           boost::system::error_code ignored;
@@ -425,6 +505,7 @@ void HttpServer::Start() {
   if (o.unix_socket.empty() && !o.tcp) {
     throw Error(ErrorKind::kInvalidArgument, "no listener configured (unix socket or TCP)");
   }
+  s.max_connections = ConnectionLimit(o.max_connections);
   boost::system::error_code ec;
   if (!o.unix_socket.empty()) {
     struct stat st;

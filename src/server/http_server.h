@@ -63,7 +63,15 @@ struct ServerOptions {
   // read_timeout_ms.
   int read_timeout_ms = 10000;
   int first_head_timeout_ms = 60000;
+  // Connections beyond this are closed as soon as they are accepted, so the
+  // store always has descriptors for its commits. 0: the process's file
+  // limit (RLIMIT_NOFILE) less kReservedFiles.
+  size_t max_connections = 0;
 };
+
+// Descriptors kept for everything but connections (packs, refs, the
+// repository lock, libgit2's pack files, logs).
+constexpr size_t kReservedFiles = 256;
 
 class HttpServer {
  public:

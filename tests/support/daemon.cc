@@ -1,11 +1,13 @@
 #include "support/daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -17,13 +19,18 @@
 namespace xgdb::test {
 
 DaemonProcess::DaemonProcess(const std::string& repo, const std::string& socket,
-                             const std::string& log, std::vector<std::string> extra) {
+                             const std::string& log, std::vector<std::string> extra,
+                             int max_files) {
   std::vector<std::string> args = {BinaryPath("xapi-gitdb"), "--repo", repo, "serve", "--socket",
                                    socket};
   args.insert(args.end(), extra.begin(), extra.end());
   std::fflush(stdout);
   pid_ = fork();
   if (pid_ == 0) {
+    if (max_files > 0) {
+      struct rlimit rl {static_cast<rlim_t>(max_files), static_cast<rlim_t>(max_files)};
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
     FILE* out = freopen(log.c_str(), "a", stdout);
     if (out) dup2(fileno(stdout), 2);
     std::vector<char*> argv;
@@ -51,6 +58,16 @@ DaemonProcess::DaemonProcess(const std::string& repo, const std::string& socket,
 
 DaemonProcess::~DaemonProcess() {
   if (pid_ > 0) Kill(SIGKILL);
+}
+
+int DaemonProcess::OpenFiles() const {
+  int n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
 }
 
 int DaemonProcess::Kill(int sig) {

@@ -14,10 +14,11 @@ namespace xgdb::test {
 class DaemonProcess {
  public:
   // Runs `xapi-gitdb --repo REPO serve --socket SOCKET EXTRA...`, output
-  // appended to `log`. A test failure (not an exception) when it does not
-  // answer within ten seconds.
+  // appended to `log`, with at most `max_files` open files when not 0. A
+  // test failure (not an exception) when it does not answer within ten
+  // seconds.
   DaemonProcess(const std::string& repo, const std::string& socket, const std::string& log,
-                std::vector<std::string> extra = {});
+                std::vector<std::string> extra = {}, int max_files = 0);
   ~DaemonProcess();
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
@@ -26,6 +27,8 @@ class DaemonProcess {
   // killed by a signal).
   int Kill(int sig);
   pid_t pid() const { return pid_; }
+  // Descriptors the process has open now (/proc/PID/fd).
+  int OpenFiles() const;
 
  private:
   pid_t pid_ = -1;
