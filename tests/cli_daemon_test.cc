@@ -22,34 +22,14 @@ const char kVmRef[] = "OpaqueRef:0a5079bc-6dbf-f005-5e27-f64ec5b0fec5";
 const char kVmUuid[] = "fa3fcb12-72ee-f9a8-e66c-4f75879aa11a";
 const char kVmName[] = "SUSE Linux Enterprise Server 10 SP2 (32-bit)";
 
-class CliDaemonTest : public ::testing::Test {
+class CliDaemonTest : public DaemonTest {
  protected:
-  void SetUp() override { Import(repo_); }
-  void Import(const std::string& repo) {
-    auto r = Cli(repo, "import " + ShellQuote(DataPath("state-5.82.xml")));
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
-  CommandResult Cli(const std::string& repo, const std::string& args) const {
-    return test::Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " + ShellQuote(repo) + " " + args +
-               " 2>&1");
-  }
-  CommandResult Cli(const std::string& args) const { return Cli(repo_, args); }
-  // One v2 call over the daemon's socket; the answer's body.
-  std::string Call(const nlohmann::json& call) const {
-    return server::Connection::Unix(socket_).Call("/remote_db_access_v2", call.dump(), "", false)
-        .body;
-  }
   std::string ReadName() const {
     return nlohmann::json::parse(Call({"Read_field", "VM", "name__label", kVmRef}))[1];
   }
   std::string GitShow(const std::string& what) const {
     return test::Run("git --git-dir=" + ShellQuote(repo_) + " show " + ShellQuote(what)).output;
   }
-
-  TempDir dir_;
-  const std::string repo_ = dir_ / "repo";
-  const std::string socket_ = dir_ / "xapi-gitdb.sock";
-  const std::string log_ = dir_ / "daemon.log";
 };
 
 // The reproduction of the issue: `set` beside a daemon used to commit
@@ -86,7 +66,7 @@ TEST_F(CliDaemonTest, ASecondDaemonCannotTakeTheRepository) {
 TEST_F(CliDaemonTest, ADaemonDoesNotTakeASocketThatAnswers) {
   DaemonProcess daemon(repo_, socket_, log_);
   const std::string other = dir_ / "other-repo";
-  Import(other);
+  ASSERT_EQ(Cli(other, "import " + ShellQuote(DataPath("state-5.82.xml"))).exit_code, 0);
   auto second = Cli(other, "serve --socket " + ShellQuote(socket_));
   EXPECT_NE(second.exit_code, 0);
   EXPECT_NE(second.output.find("served by another process"), std::string::npos) << second.output;

@@ -80,8 +80,7 @@ TEST(DiskFull, WritersGetAnErrorReadsGoOnAndNothingAcknowledgedIsLost) {
   SmallDisk disk(dir / "disk", 16);
   ASSERT_TRUE(disk.mounted()) << "cannot mount a tmpfs at " << (dir / "disk");
   const std::string repo = dir / "disk/repo", socket = dir / "sock", log = dir / "daemon.log";
-  auto import = test::Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " + ShellQuote(repo) +
-                    " import " + ShellQuote(DataPath("state-5.82.xml")) + " 2>&1");
+  auto import = RunCli(repo, "import " + ShellQuote(DataPath("state-5.82.xml")));
   ASSERT_EQ(import.exit_code, 0) << import.output;
   DaemonProcess daemon(repo, socket, log, {"--sync"});
 
@@ -100,11 +99,8 @@ TEST(DiskFull, WritersGetAnErrorReadsGoOnAndNothingAcknowledgedIsLost) {
 
   fs::remove(dir / "disk/filler");
   // The committer retries on its own and says so when it succeeds.
-  Clock::time_point deadline = Clock::now() + std::chrono::seconds(30);
-  while (ReadFile(log).find("writing works again") == std::string::npos &&
-         Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  EXPECT_TRUE(Eventually(
+      [&] { return ReadFile(log).find("writing works again") != std::string::npos; }));
   server::Answer after = Write(socket, "name__label", "acknowledged after");
   ASSERT_EQ(after.status, 200) << ReadFile(log);
   EXPECT_EQ(Read(socket, "name__label"), "acknowledged after");

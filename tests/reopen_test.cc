@@ -38,23 +38,7 @@ nlohmann::json VbdFields(const std::string& uuid, nlohmann::json extra = nlohman
   return f;
 }
 
-class ReopenTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto r = test::Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " + ShellQuote(repo_) +
-                       " import " + ShellQuote(DataPath("state-5.82.xml")) + " 2>&1");
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
-  std::string Call(const nlohmann::json& call) const {
-    return server::Connection::Unix(socket_).Call("/remote_db_access_v2", call.dump(), "", false)
-        .body;
-  }
-
-  TempDir dir_;
-  const std::string repo_ = dir_ / "repo";
-  const std::string socket_ = dir_ / "sock";
-  const std::string log_ = dir_ / "daemon.log";
-};
+using ReopenTest = DaemonTest;
 
 TEST_F(ReopenTest, RowsWithAnEmptyRefOrAnotherRefColumnSurviveARestart) {
   // What a client would read of those rows, asked before and after.
@@ -88,8 +72,7 @@ TEST_F(ReopenTest, RowsWithAnEmptyRefOrAnotherRefColumnSurviveARestart) {
 
 TEST_F(ReopenTest, AStateDbRowWithAnEmptyRefImportsAndReopens) {
   const std::string db = dir_ / "state.db";
-  auto exported = test::Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " +
-                            ShellQuote(repo_) + " export -o " + ShellQuote(db) + " 2>&1");
+  auto exported = Cli("export -o " + ShellQuote(db));
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
   std::string text = ReadFile(db);
   // One more user row, under the empty ref.
@@ -101,11 +84,9 @@ TEST_F(ReopenTest, AStateDbRowWithAnEmptyRefImportsAndReopens) {
   text.insert(at + std::string("<table name=\"user\">").size(), row);
   WriteFile(db, text);
   const std::string other = dir_ / "other";
-  auto imported = test::Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " +
-                            ShellQuote(other) + " import " + ShellQuote(db) + " 2>&1");
+  auto imported = Cli(other, "import " + ShellQuote(db));
   ASSERT_EQ(imported.exit_code, 0) << imported.output;
-  auto get = test::Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " + ShellQuote(other) +
-                       " get user u-user-empty short_name 2>&1");
+  auto get = Cli(other, "get user u-user-empty short_name");
   EXPECT_EQ(get.output, "nobody\n");
   DaemonProcess daemon(other, socket_, log_);  // opens the whole image
   EXPECT_EQ(Call({"Read_field", "user", "fullname", ""}), "[\"Read_field\",\"nobody\"]");

@@ -20,32 +20,13 @@
 namespace xgdb::test {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 const char kVmRef[] = "OpaqueRef:0a5079bc-6dbf-f005-5e27-f64ec5b0fec5";
 
-class ServerLimitsTest : public ::testing::Test {
+class ServerLimitsTest : public DaemonTest {
  protected:
-  void SetUp() override {
-    auto r = test::Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " + ShellQuote(repo_) +
-                       " import " + ShellQuote(DataPath("state-5.82.xml")) + " 2>&1");
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
   std::string Call(server::Connection& c, const std::string& path, const nlohmann::json& call) {
     return c.Call(path, call.dump(), "", false).body;
   }
-  // Waits (up to 10 s) until `done` holds; false if it never did.
-  static bool Eventually(const std::function<bool()>& done) {
-    for (auto end = Clock::now() + std::chrono::seconds(10); Clock::now() < end;) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return done();
-  }
-
-  TempDir dir_;
-  const std::string repo_ = dir_ / "repo";
-  const std::string socket_ = dir_ / "sock";
-  const std::string log_ = dir_ / "daemon.log";
 };
 
 TEST_F(ServerLimitsTest, ALongPollWhoseClientLeftGivesItsDescriptorBack) {

@@ -79,4 +79,28 @@ int DaemonProcess::Kill(int sig) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+void DaemonTest::SetUp() {
+  auto r = Cli("import " + ShellQuote(DataPath("state-5.82.xml")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+CommandResult RunCli(const std::string& repo, const std::string& args) {
+  return Run(ShellQuote(BinaryPath("xapi-gitdb")) + " --repo " + ShellQuote(repo) + " " + args +
+             " 2>&1");
+}
+
+std::string DaemonTest::Call(const nlohmann::json& call) const {
+  return server::Connection::Unix(socket_).Call("/remote_db_access_v2", call.dump(), "", false)
+      .body;
+}
+
+bool Eventually(const std::function<bool()>& done) {
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       std::chrono::steady_clock::now() < end;) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
 }  // namespace xgdb::test

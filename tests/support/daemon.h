@@ -6,8 +6,14 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/paths.h"
 
 namespace xgdb::test {
 
@@ -32,6 +38,32 @@ class DaemonProcess {
 
  private:
   pid_t pid_ = -1;
+};
+
+// `xapi-gitdb --repo REPO ARGS` with the real binary (stdout and stderr
+// together).
+CommandResult RunCli(const std::string& repo, const std::string& args);
+// Waits (up to 10 s, checking every 20 ms) until `done` holds; the last
+// check's answer.
+bool Eventually(const std::function<bool()>& done);
+
+// A scratch directory holding the real 2014 pool (tests/data/state-5.82.xml)
+// imported by the real binary, and where a daemon of it puts its socket and
+// log: the set-up of the tests that run daemons.
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  CommandResult Cli(const std::string& repo, const std::string& args) const {
+    return RunCli(repo, args);
+  }
+  CommandResult Cli(const std::string& args) const { return RunCli(repo_, args); }
+  // One v2 call over the daemon's socket: the answer's body.
+  std::string Call(const nlohmann::json& call) const;
+
+  TempDir dir_;
+  const std::string repo_ = dir_ / "repo";
+  const std::string socket_ = dir_ / "xapi-gitdb.sock";
+  const std::string log_ = dir_ / "daemon.log";
 };
 
 }  // namespace xgdb::test
