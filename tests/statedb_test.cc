@@ -105,6 +105,22 @@ TEST(Gzip, TruncatedOrDamagedInputIsAClearError) {
   EXPECT_THROW(statedb::Gunzip(bad), Error);
 }
 
+// A gzip bomb (80 MiB of zeros, ~80 KB compressed): refused once it passes
+// the limit, with a clear error, instead of taking the machine's memory.
+TEST(Gzip, ADecompressionBombIsRefused) {
+  std::string gz = statedb::Gzip(std::string(size_t{80} << 20, '\0'));
+  ASSERT_LT(gz.size(), size_t{1} << 20);
+  try {
+    statedb::Gunzip(gz);
+    FAIL() << "a 1000-fold expansion was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("expands beyond"), std::string::npos) << e.what();
+  }
+  // Real ones pass: the fixture compresses ~10 times.
+  EXPECT_EQ(statedb::Gunzip(statedb::Gzip(FixtureText())), FixtureText());
+}
+
 // ---------------------------------------------------------------- atomic file
 
 std::vector<std::string> DirEntries(const std::string& dir) {

@@ -21,7 +21,12 @@ bool IsGzip(std::string_view data) {
          static_cast<unsigned char>(data[1]) == 0x8b;
 }
 
+size_t GunzipLimit(size_t compressed_bytes) {
+  return std::max<size_t>(size_t{64} << 20, compressed_bytes * 64);
+}
+
 std::string Gunzip(std::string_view data) {
+  const size_t limit = GunzipLimit(data.size());
   z_stream zs{};
   // 16 + MAX_WBITS: expect a gzip header and trailer (CRC and length checked).
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
@@ -44,6 +49,13 @@ std::string Gunzip(std::string_view data) {
     zs.avail_out = static_cast<uInt>(kChunk);
     rc = inflate(&zs, Z_NO_FLUSH);
     out.resize(old + (kChunk - zs.avail_out));
+    if (out.size() > limit) {
+      inflateEnd(&zs);
+      throw Error(ErrorKind::kInvalidArgument,
+                  "gzip: compressed state.db of " + std::to_string(data.size()) +
+                      " bytes expands beyond " + std::to_string(limit) +
+                      " bytes; refused (a real one compresses 10-20 times, not 64)");
+    }
     if (rc == Z_STREAM_END) {
       // Another member may follow (what `cat a.gz b.gz` makes).
       if (zs.avail_in == 0 && in_pos == data.size()) break;

@@ -357,6 +357,9 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
   impl->durable_seq = impl->db->Sequence();
   impl->AnnounceHolder();
   impl->StartRepacker();
+  // Packs a crash left above the bound are combined now, not only after
+  // the next commit.
+  if (ListPacks(path).size() > kMaxPacks) impl->repacker->Poke();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
