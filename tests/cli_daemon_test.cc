@@ -38,10 +38,12 @@ TEST_F(CliDaemonTest, SetGoesThroughTheDaemonNeverBesideIt) {
   DaemonProcess daemon(repo_, socket_, log_);
   auto set = Cli(std::string("set ") + kVmUuid + " name__label 'set by the cli'");
   ASSERT_EQ(set.exit_code, 0) << set.output;
-  EXPECT_NE(set.output.find("sent to the daemon (pid " + std::to_string(daemon.pid())),
+  EXPECT_NE(set.output.find("committed by the daemon (pid " + std::to_string(daemon.pid())),
             std::string::npos)
       << set.output;
   EXPECT_EQ(ReadName(), "set by the cli");  // the daemon serves it at once
+  // and `set` returned once it was committed: read your writes.
+  EXPECT_EQ(Cli(std::string("get ") + kVmRef + " name__label").output, "set by the cli\n");
   // A client's write after it, then the daemon's final commit.
   EXPECT_EQ(Call({"Write_field", "VM", kVmRef, "name__description", "by a client"}),
             "[\"Write_field\",null]");

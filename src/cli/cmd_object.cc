@@ -1,11 +1,14 @@
 // Object subcommands: get (a record or one field) and set (one field, or one
 // element of a set or map field), by ref or uuid.
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/cli_common.h"
+#include "schema/sexpr.h"
 #include "xgdb/error.h"
 
 namespace xgdb::cli {
@@ -106,6 +109,23 @@ void RequireStored(const Schema& schema, const std::string& table, const Column&
   }
 }
 
+// Equal as values of `column`: set members and map entries in any order.
+bool SameValue(const Column& column, const std::string& a, const std::string& b) {
+  if (column.type == ColumnType::kSet) {
+    sexpr::StringSet x = sexpr::ParseSet(a), y = sexpr::ParseSet(b);
+    std::sort(x.begin(), x.end());
+    std::sort(y.begin(), y.end());
+    return x == y;
+  }
+  if (column.type == ColumnType::kMap) {
+    sexpr::StringMap x = sexpr::ParseMap(a), y = sexpr::ParseMap(b);
+    std::sort(x.begin(), x.end());
+    std::sort(y.begin(), y.end());
+    return x == y;
+  }
+  return a == b;
+}
+
 // `set` while a daemon holds the repository: the write is one protocol call
 // on its unix socket (one writer per repository), committed by its group
 // commit like any client's.
@@ -147,17 +167,33 @@ int SetThroughDaemon(const GlobalOptions& global, const RepositoryHolder& daemon
   nlohmann::json read = CallDaemon(daemon, what, "/remote_db_access_v2",
                                    {"Read_field", row.table, field, row.ref});
   const std::string value = read.size() > 1 && read[1].is_string() ? read[1].get<std::string>() : "";
+  // Read your writes: wait (a group commit: ~50 ms) until master holds it,
+  // so that `get` or `git show` right after see it too.
+  std::string commit;
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+    std::optional<StoredRow> now = store->ReadRowAt("master", row.ref, row.table, field);
+    if (now && SameValue(column, now->fields[0].second, value)) {
+      commit = store->Head();
+      break;
+    }
+  }
   if (global.json) {
     PrintJson({{"table", row.table},
                {"ref", row.ref},
                {"field", field},
                {"value", value},
-               {"daemon", daemon.pid}});
+               {"daemon", daemon.pid},
+               {"commit", commit.empty() ? nlohmann::json() : nlohmann::json(commit)}});
   } else {
     std::cout << row.table << " " << row.ref << " " << field << " = " << OneLine(value, 200)
               << "\n"
-              << "sent to the daemon (pid " << daemon.pid
-              << "), which commits it with its next group commit\n";
+              << (commit.empty() ? "sent to the daemon (pid " + std::to_string(daemon.pid) +
+                                       "); not committed within 10 s"
+                                 : "committed by the daemon (pid " + std::to_string(daemon.pid) +
+                                       ") in " + commit.substr(0, 12))
+              << "\n";
   }
   return 0;
 }
