@@ -167,8 +167,9 @@ class Store {
   // committed first).
   std::pair<std::string, std::unique_ptr<Database>> CloneMaster();
   // Calls fn(head) after every move of master (group commits and
-  // UpdateMaster), on the moving thread, with no store lock held; it must
-  // be quick. Returns an id for RemoveHeadListener.
+  // UpdateMaster), on the moving thread (UpdateMaster's still holds the
+  // master gate): it must be quick and must not call into the store's
+  // writers or master's image writes. Returns an id for RemoveHeadListener.
   int AddHeadListener(std::function<void(const std::string& head)> fn);
   void RemoveHeadListener(int id);
 

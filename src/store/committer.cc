@@ -51,7 +51,7 @@ std::vector<RowChange> MergeChanges(std::vector<RowChange> earlier, std::vector<
 
 std::string Store::Impl::CommitNow(const std::string& message) {
   if (!db) throw Error(ErrorKind::kInvalidArgument, "repository " + options.path + " is read-only");
-  std::lock_guard<std::mutex> commit_lock(commit_mu);
+  std::unique_lock<std::mutex> commit_lock(commit_mu);
   ChangeBatch batch = db->TakeChanges();
   std::vector<RowChange> rows = MergeChanges(std::move(unwritten), std::move(batch.rows));
   unwritten.clear();
@@ -124,6 +124,7 @@ std::string Store::Impl::CommitNow(const std::string& message) {
   }
   ResolveBackgroundError(/*wrote=*/!commit_hex.empty());
   MarkDurable(batch.sequence);
+  commit_lock.unlock();
   if (!commit_hex.empty()) {
     if (repacker) repacker->Poke();
     NotifyHead(commit_hex);
@@ -142,6 +143,7 @@ void Store::Impl::RecordBackgroundError(const Error& error) {
   spdlog::error("store {}: {}; writes are refused, reads go on, retrying", options.path,
                 error.what());
   if (db) db->RefuseWrites(bg_error->what());
+  { std::lock_guard<std::mutex> lock(durable_mu); }  // no lost wake-up
   durable_cv.notify_all();  // --sync and backpressure waiters get the error
 }
 
