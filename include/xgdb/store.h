@@ -41,7 +41,8 @@ struct StoreOptions {
   // Store::Open only: open for reading. No repository lock, no image, no
   // thread, no upgrade, nothing written; history, rows (ReadRowAt) and
   // LoadAt are read from git as asked, so a read costs what it reads. db(),
-  // Commit and every writer throw Error(kInvalidArgument).
+  // Commit and every writer throw Error(kInvalidArgument). It lowers
+  // libgit2's process-wide object cache to 4 MB (each object is read once).
   bool read_only = false;
   // Written into the repository lock file beside the pid, for other
   // processes to find this one (RepositoryHolder): where it serves.
