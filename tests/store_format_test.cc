@@ -120,9 +120,15 @@ TEST(StoreFormat, OpeningAFormat1RepositoryUpgradesItInOneCommit) {
   auto fsck = Git(old_repo, "fsck --strict");
   EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
 
-  // The old commit still reads whole; comparing across the upgrade is
-  // refused with a clear error rather than pairing unrelated paths.
+  // The old commit still reads whole, and row by row (`get --at`);
+  // comparing across the upgrade is refused with a clear error rather than
+  // pairing unrelated paths.
   EXPECT_EQ(Dump(*store->LoadAt(old_head)), rows);
+  std::optional<StoredRow> old_row = store->ReadRowAt(old_head, VmRef(3), "", "uuid");
+  ASSERT_TRUE(old_row.has_value());
+  EXPECT_EQ(old_row->fields, (FieldList{{"uuid", "uuid-vm-3"}}));
+  EXPECT_EQ(store->FindRefsAt(old_head, "VM", "uuid", "uuid-vm-3", 2),
+            std::vector<std::string>{VmRef(3)});
   try {
     store->Diff(old_head, "master");
     ADD_FAILURE() << "a diff across the format upgrade was answered";

@@ -210,6 +210,12 @@ class Store {
   std::optional<StoredRow> FindUuidAt(const std::string& rev, const std::string& uuid,
                                       const std::string& table = "",
                                       const std::string& column = "") const;
+  // The refs of `table`'s rows whose stored `column` is `value` at `rev`, at
+  // most `max`: a scan of the table that reads only trees (it compares blob
+  // ids), stopping at the max-th.
+  std::vector<std::string> FindRefsAt(const std::string& rev, const std::string& table,
+                                      const std::string& column, const std::string& value,
+                                      size_t max) const;
   // The schema of the repository (meta/schema.json at master).
   std::shared_ptr<const Schema> schema() const;
   // Where an object lives in the tree ("xapi/VM/3a/OpaqueRef:3a.../").

@@ -120,28 +120,26 @@ ObjectId FindObject(const Database& db, const std::string& table, const std::str
 
 StoredRow FindRow(const Store& store, const std::string& rev, const std::string& table,
                   const std::string& key, const std::string& column) {
-  if (!table.empty() && store.schema()->FindTable(table) == nullptr) {
+  const Table* t = table.empty() ? nullptr : store.schema()->FindTable(table);
+  if (!table.empty() && t == nullptr) {
     throw Error(ErrorKind::kInvalidArgument, "no table " + table + " in the schema");
   }
-  std::optional<StoredRow> row;
-  try {
-    row = store.ReadRowAt(rev, key, table, column);
-    if (!row) row = store.FindUuidAt(rev, key, table, column);
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kInvalidArgument) throw;  // a commit of format 1: below
-  }
-  if (row) return *row;
-  // A name_label (a convenience for people) or an old commit: load it whole.
-  std::unique_ptr<Database> db = store.LoadAt(rev);
-  ObjectId id = FindObject(*db, table, key);
-  StoredRow out{id.table, id.ref, {}};
-  const Table* t = db->schema().FindTable(id.table);
-  for (const Column& c : t->columns) {
-    if (column.empty() || c.name == column) {
-      out.fields.emplace_back(c.name, db->ReadField(id.table, c.name, id.ref));
+  if (auto row = store.ReadRowAt(rev, key, table, column)) return *row;
+  if (auto row = store.FindUuidAt(rev, key, table, column)) return *row;
+  const Column* name = t ? t->FindColumn("name__label") : nullptr;
+  if (name != nullptr && t->Stored(*name)) {
+    // A name_label, a convenience for people: only an unambiguous one.
+    std::vector<std::string> named = store.FindRefsAt(rev, table, name->name, key, 2);
+    if (named.size() > 1) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "several " + table + " objects are named '" + key + "'; use a ref or uuid");
+    }
+    if (named.size() == 1) {
+      if (auto row = store.ReadRowAt(rev, named[0], table, column)) return *row;
     }
   }
-  return out;
+  throw Error(ErrorKind::kNotFound, table.empty() ? "no object with ref or uuid " + key
+                                                  : "no " + table + " with ref, uuid or name " + key);
 }
 
 void PrintJson(const nlohmann::json& j) {

@@ -88,9 +88,10 @@ struct ObjectId {
 ObjectId FindObject(const Database& db, const std::string& table, const std::string& key);
 
 // FindObject on a read-only store: the row `key` names (ref, uuid, or with
-// `table` a name_label) at commit `rev`: every column in column order, or
-// only `column`. Refs cost a few tree lookups and uuids one read per row; a
-// name_label (or a commit of format 1) loads that commit whole.
+// `table` an unambiguous name_label) at commit `rev`: every column in
+// column order, or only `column`. A ref costs a few tree lookups; a uuid or
+// a name_label a scan of trees (Store::FindRefsAt). Error(kNotFound) as
+// FindObject's when nothing matches.
 StoredRow FindRow(const Store& store, const std::string& rev, const std::string& table,
                   const std::string& key, const std::string& column = "");
 

@@ -47,8 +47,8 @@ std::string TableDir(std::string_view table) {
   return std::string(kDataDir) + "/" + EncodeName(table);
 }
 
-std::string RowDir(std::string_view table, std::string_view ref) {
-  return TableDir(table) + "/" + BucketPath(ref) + "/" + EncodeName(ref);
+std::string RowDir(std::string_view table, std::string_view ref, Fanout fanout) {
+  return TableDir(table) + "/" + BucketPath(ref, fanout) + "/" + EncodeName(ref);
 }
 
 }  // namespace xgdb::store

@@ -61,7 +61,7 @@ bool IsBucketName(std::string_view name, Fanout fanout = kFanout);
 // "xapi/<enc table>" and "xapi/<enc table>/<buckets>/<enc ref>" (no
 // trailing /), in the current format.
 std::string TableDir(std::string_view table);
-std::string RowDir(std::string_view table, std::string_view ref);
+std::string RowDir(std::string_view table, std::string_view ref, Fanout fanout = kFanout);
 
 }  // namespace xgdb::store
 

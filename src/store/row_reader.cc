@@ -50,15 +50,17 @@ std::optional<std::string> BlobIn(git_repository* repo, const git_tree* dir,
                      static_cast<size_t>(git_blob_rawsize(blob.get())));
 }
 
-// Calls fn(row tree, entry name, path) for every row directory of `table`.
+// Calls fn(row tree, entry name, path) for every row directory of `table`
+// until it returns false.
 void ForEachRowTree(git_repository* repo, const git_tree* root, const Table& table,
-                    const std::function<void(const git_tree*, const std::string&,
+                    Fanout fanout,
+                    const std::function<bool(const git_tree*, const std::string&,
                                              const std::string&)>& fn) {
   std::string dir = TableDir(table.name);
   git_tree_entry* raw = nullptr;
   if (git_tree_entry_bypath(&raw, root, dir.c_str()) != 0) return;  // no rows
   TreeEntryPtr entry(raw);
-  std::function<void(const git_oid&, const std::string&, int)> walk =
+  std::function<bool(const git_oid&, const std::string&, int)> walk =
       [&](const git_oid& id, const std::string& path, int depth) {
         git_tree* raw_tree = nullptr;
         Check(git_tree_lookup(&raw_tree, repo, &id), "reading " + path, ErrorKind::kCorrupt);
@@ -67,25 +69,33 @@ void ForEachRowTree(git_repository* repo, const git_tree* root, const Table& tab
           const git_tree_entry* e = git_tree_entry_byindex(tree.get(), i);
           std::string name = git_tree_entry_name(e);
           if (depth > 0) {
-            walk(*git_tree_entry_id(e), path + "/" + name, depth - 1);
+            if (!walk(*git_tree_entry_id(e), path + "/" + name, depth - 1)) return false;
             continue;
           }
           git_tree* raw_row = nullptr;
           Check(git_tree_lookup(&raw_row, repo, git_tree_entry_id(e)), "reading " + path,
                 ErrorKind::kCorrupt);
           TreePtr row(raw_row);
-          fn(row.get(), name, path + "/" + name);
+          if (!fn(row.get(), name, path + "/" + name)) return false;
         }
+        return true;
       };
-  walk(*git_tree_entry_id(entry.get()), dir, kFanout.levels);
+  walk(*git_tree_entry_id(entry.get()), dir, fanout.levels);
+}
+
+// The ref of a row directory: its decoded name, or for a hashed name the
+// row's _ref (image_loader.h, ReadRow).
+std::string RowRef(git_repository* repo, const git_tree* row, const std::string& entry_name) {
+  if (auto decoded = DecodeName(entry_name)) return *decoded;
+  return BlobIn(repo, row, EncodeName("_ref")).value_or("");
 }
 
 // Every column of row `ref` of `table`: stored ones from its directory,
 // derived set sides by scanning the other table, non-persistent ones blank
 // (as Store::LoadAt shows them).
-StoredRow RowFields(git_repository* repo, const git_tree* root, const Table& table,
-                    const std::string& ref, const git_oid& row_tree, const std::string& path,
-                    const Schema& schema, const std::string& only) {
+StoredRow RowFields(git_repository* repo, const git_tree* root, Fanout fanout,
+                    const Table& table, const std::string& ref, const git_oid& row_tree,
+                    const std::string& path, const Schema& schema, const std::string& only) {
   RowContents contents = ReadRow(repo, table, row_tree, EncodeName(ref), path);
   std::vector<std::optional<std::string>> values(table.columns.size());
   for (auto& [col, text] : contents.columns) values[col->index] = std::move(text);
@@ -103,11 +113,10 @@ StoredRow RowFields(git_repository* repo, const git_tree* root, const Table& tab
       if (other != nullptr) {
         const std::string field = EncodeName(c.other_field);
         const git_oid points_here = BlobId(ref);
-        ForEachRowTree(repo, root, *other, [&](const git_tree* row, const std::string&,
+        ForEachRowTree(repo, root, *other, fanout, [&](const git_tree* row, const std::string& name,
                                                const std::string&) {
-          if (Holds(row, field, points_here)) {
-            if (auto r = BlobIn(repo, row, EncodeName("_ref"))) members.push_back(*r);
-          }
+          if (Holds(row, field, points_here)) members.push_back(RowRef(repo, row, name));
+          return true;
         });
       }
       value = sexpr::PrintSet(members);
@@ -142,53 +151,57 @@ std::optional<StoredRow> Store::ReadRowAt(const std::string& rev, const std::str
   TreePtr root = RootAt(repo, id);
   Fanout fanout;
   std::shared_ptr<const Schema> schema = ReadMeta(repo, root.get(), &fanout);
-  if (fanout != kFanout) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "commit " + OidHex(id) + " predates format 2: read it whole (LoadAt)");
-  }
   for (const Table& t : schema->tables()) {
     if (!t.persistent || (!table.empty() && t.name != table)) continue;
-    std::string path = RowDir(t.name, ref);
+    std::string path = RowDir(t.name, ref, fanout);  // either format
     git_tree_entry* raw = nullptr;
     if (git_tree_entry_bypath(&raw, root.get(), path.c_str()) != 0) continue;
     TreeEntryPtr entry(raw);
-    return RowFields(repo, root.get(), t, ref, *git_tree_entry_id(entry.get()), path, *schema,
-                     column);
+    return RowFields(repo, root.get(), fanout, t, ref, *git_tree_entry_id(entry.get()), path,
+                     *schema, column);
   }
   return std::nullopt;
+}
+
+std::vector<std::string> Store::FindRefsAt(const std::string& rev, const std::string& table,
+                                           const std::string& column, const std::string& value,
+                                           size_t max) const {
+  std::vector<std::string> refs;
+  std::lock_guard<std::mutex> lock(impl_->git_mu);
+  git_repository* repo = impl_->repo.get();
+  git_object* raw = nullptr;
+  Check(git_revparse_single(&raw, repo, rev.c_str()), "unknown revision " + rev,
+        ErrorKind::kInvalidArgument);
+  ObjectPtr obj(raw);
+  TreePtr root = RootAt(repo, *git_object_id(obj.get()));
+  Fanout fanout;
+  std::shared_ptr<const Schema> schema = ReadMeta(repo, root.get(), &fanout);
+  const Table* t = schema->FindTable(table);
+  if (t == nullptr || !t->persistent) return refs;
+  const std::string entry = EncodeName(column);
+  const git_oid wanted = BlobId(value);
+  ForEachRowTree(repo, root.get(), *t, fanout, [&](const git_tree* row, const std::string& name,
+                                           const std::string&) {
+    if (Holds(row, entry, wanted)) refs.push_back(RowRef(repo, row, name));
+    return refs.size() < max;
+  });
+  return refs;
 }
 
 std::optional<StoredRow> Store::FindUuidAt(const std::string& rev, const std::string& uuid,
                                            const std::string& table,
                                            const std::string& column) const {
-  std::string found_table, found_ref;
-  {
-    std::lock_guard<std::mutex> lock(impl_->git_mu);
-    git_repository* repo = impl_->repo.get();
-    git_object* raw = nullptr;
-    Check(git_revparse_single(&raw, repo, rev.c_str()), "unknown revision " + rev,
-          ErrorKind::kInvalidArgument);
-    ObjectPtr obj(raw);
-    TreePtr root = RootAt(repo, *git_object_id(obj.get()));
-    Fanout fanout;
-    std::shared_ptr<const Schema> schema = ReadMeta(repo, root.get(), &fanout);
-    if (fanout != kFanout) return std::nullopt;
-    const std::string uuid_entry = EncodeName("uuid"), ref_entry = EncodeName("_ref");
-    const git_oid wanted = BlobId(uuid);
-    for (const Table& t : schema->tables()) {
-      if (!t.persistent || (!table.empty() && t.name != table) || !t.FindColumn("uuid")) continue;
-      ForEachRowTree(repo, root.get(), t, [&](const git_tree* row, const std::string&,
-                                               const std::string&) {
-        if (found_ref.empty() && Holds(row, uuid_entry, wanted)) {
-          found_table = t.name;
-          found_ref = BlobIn(repo, row, ref_entry).value_or("");
-        }
-      });
-      if (!found_ref.empty()) break;
+  std::vector<std::string> tables;
+  for (const Table& t : schema()->tables()) {
+    if (t.persistent && (table.empty() || t.name == table) && t.FindColumn("uuid")) {
+      tables.push_back(t.name);
     }
   }
-  if (found_ref.empty()) return std::nullopt;
-  return ReadRowAt(rev, found_ref, found_table, column);
+  for (const std::string& t : tables) {
+    std::vector<std::string> refs = FindRefsAt(rev, t, "uuid", uuid, 1);
+    if (!refs.empty()) return ReadRowAt(rev, refs[0], t, column);
+  }
+  return std::nullopt;
 }
 
 }  // namespace xgdb
