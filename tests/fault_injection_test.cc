@@ -50,20 +50,26 @@ std::unique_ptr<Database> OpenAndLoad(const std::string& path) {
   return store->LoadAt("master");
 }
 
+// What one commit (a new VM) does on a copy of `tmpl`: its sync points and
+// its writes.
+struct CommitCost {
+  int syncs = 0, writes = 0;
+};
+CommitCost MeasureCommit(const TempDir& dir, const std::string& tmpl) {
+  FaultEnv env;
+  auto store = Store::Open(DurableOptions(CopyOf(tmpl, dir / "count.git"), &env));
+  AddVm(store->db(), 2, "second");
+  const int syncs = env.sync_points(), writes = env.writes();
+  store->Commit();
+  return {env.sync_points() - syncs, env.writes() - writes};
+}
+
 TEST(FaultInjection, CommitSurvivesACrashAtEverySyncPoint) {
   TempDir dir;
   const std::string tmpl = MakeTemplate(dir);
   // How many sync points one commit has (pack, index, their directory, the
   // ref, its directory).
-  int points = 0;
-  {
-    FaultEnv env;
-    auto store = Store::Open(DurableOptions(CopyOf(tmpl, dir / "count.git"), &env));
-    AddVm(store->db(), 2, "second");
-    const int before = env.sync_points();
-    store->Commit();
-    points = env.sync_points() - before;
-  }
+  const int points = MeasureCommit(dir, tmpl).syncs;
   ASSERT_GE(points, 5);
   for (int k = 0; k < points; ++k) {
     SCOPED_TRACE("crash at sync point " + std::to_string(k) + " of " + std::to_string(points));
@@ -167,15 +173,7 @@ TEST(FaultInjection, ImportSurvivesACrashAtEverySyncPoint) {
 void WriteErrorsAtEveryWrite(int err) {
   TempDir dir;
   const std::string tmpl = MakeTemplate(dir);
-  int writes = 0;
-  {
-    FaultEnv env;
-    auto store = Store::Open(DurableOptions(CopyOf(tmpl, dir / "count.git"), &env));
-    AddVm(store->db(), 2, "second");
-    const int before = env.writes();
-    store->Commit();
-    writes = env.writes() - before;
-  }
+  const int writes = MeasureCommit(dir, tmpl).writes;
   ASSERT_GE(writes, 3);
   for (int k = 0; k < writes; ++k) {
     SCOPED_TRACE("write " + std::to_string(k) + " of " + std::to_string(writes) + " fails: " +

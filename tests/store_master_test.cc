@@ -107,6 +107,23 @@ TEST_F(StoreMasterTest, NothingElseMovesOrDeletesMaster) {
   EXPECT_EQ(store_->Head(), head);
 }
 
+// Refs are the store's own loose files; one that `git pack-refs` moved into
+// packed-refs is still moved and deleted as git would.
+TEST_F(StoreMasterTest, RefsPackedByGitAreMovedAndDeleted) {
+  const std::string repo = store_->path(), head = store_->Head();
+  store_->MoveRef("refs/heads/tasks/1", head, "", "a branch");
+  store_->MoveRef("refs/heads/tasks/2", head, "", "another");
+  ASSERT_EQ(Git(repo, "pack-refs --all").exit_code, 0);
+  store_->db().WriteField("VM", VmRef(1), "name__label", "after packing");
+  const std::string next = store_->Commit();
+  store_->MoveRef("refs/heads/tasks/2", next, head, "moved while packed");
+  store_->DeleteRef("refs/heads/tasks/1");
+  EXPECT_EQ(Git(repo, "for-each-ref '--format=%(refname):%(objectname)' refs/heads").output,
+            "refs/heads/master:" + next + "\nrefs/heads/tasks/2:" + next + "\n");
+  EXPECT_EQ(store_->RefTarget("refs/heads/tasks/1"), "");
+  ExpectFsckClean(repo);
+}
+
 // Commit and reflog times are read from the Env, as every clock read of the
 // store is: a test can set the time.
 class FixedClockEnv : public EnvWrapper {

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/cli_common.h"
+#include "rpc/call.h"
 #include "schema/sexpr.h"
 #include "xgdb/error.h"
 
@@ -98,14 +99,59 @@ struct SetArgs {
               *add_to_set_opt = nullptr, *remove_from_set_opt = nullptr;
 };
 
-// A change the repository cannot hold would be lost at once (and commit
-// nothing): non-persistent columns and the derived side of a relation.
-void RequireStored(const Schema& schema, const std::string& table, const Column& column) {
+// The one change `set` makes: a whole value, or one structured operation.
+struct Change {
+  std::optional<StructuredOp> op;  // none: write `value` whole
+  std::string key, value;          // the operation's key (element) and value
+  const char* what;                // for the commit message
+};
+
+// The change `args` ask for, and the rest of the positionals: TABLE, KEY,
+// FIELD. Usage errors for what does not fit together.
+Change ParseChange(const SetArgs& args, std::string* table, std::string* key,
+                   std::string* field) {
+  const bool add_map = args.add_to_map_opt->count() > 0;
+  const bool remove_map = args.remove_from_map_opt->count() > 0;
+  const bool add_set = args.add_to_set_opt->count() > 0;
+  const bool remove_set = args.remove_from_set_opt->count() > 0;
+  const int ops = int{add_map} + int{remove_map} + int{add_set} + int{remove_set};
+  if (ops > 1) UsageError("give at most one of --add-to-map, --remove-from-map, "
+                          "--add-to-set, --remove-from-set");
+  const size_t tail = ops == 1 ? 1 : 2;  // FIELD, or FIELD VALUE
+  const auto& p = args.positionals;
+  if (p.size() == tail + 1) {
+    *key = p[0];
+  } else if (p.size() == tail + 2) {
+    *table = p[0];
+    *key = p[1];
+  } else {
+    UsageError(ops == 1 ? "set with a map/set option takes [TABLE] REF|UUID FIELD"
+                        : "set takes [TABLE] REF|UUID FIELD VALUE");
+  }
+  *field = p[p.size() - tail];
+  if (add_map) return {StructuredOp::kAddMap, args.add_to_map[0], args.add_to_map[1], "add to map"};
+  if (remove_map) return {StructuredOp::kRemoveMap, args.remove_from_map, "", "remove from map"};
+  if (add_set) return {StructuredOp::kAddSet, args.add_to_set, "", "add to set"};
+  if (remove_set) return {StructuredOp::kRemoveSet, args.remove_from_set, "", "remove from set"};
+  return {std::nullopt, "", p.back(), "set"};
+}
+
+// Refuses a change the repository cannot hold (it would be lost at once and
+// commit nothing: a non-persistent column, the derived side of a relation)
+// and a map operation on a set or the other way round.
+void RequireChangeFits(const Change& change, const Schema& schema, const std::string& table,
+                       const Column& column) {
   if (!schema.FindTable(table)->Stored(column)) {
     throw Error(ErrorKind::kInvalidArgument,
                 table + "." + column.name +
                     " is not stored in the repository (non-persistent, or derived from the "
                     "other side of a relation)");
+  }
+  if (!change.op) return;
+  const bool map_op = *change.op == StructuredOp::kAddMap || *change.op == StructuredOp::kRemoveMap;
+  if (column.type != (map_op ? ColumnType::kMap : ColumnType::kSet)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                table + "." + column.name + " is not a " + (map_op ? "map" : "set"));
   }
 }
 
@@ -126,42 +172,39 @@ bool SameValue(const Column& column, const std::string& a, const std::string& b)
   return a == b;
 }
 
-// `set` while a daemon holds the repository: the write is one protocol call
-// on its unix socket (one writer per repository), committed by its group
-// commit like any client's.
+void PrintSetResult(const GlobalOptions& global, const std::string& table,
+                    const std::string& ref, const std::string& field, const std::string& value,
+                    const std::string& commit, const std::string& status,
+                    std::optional<int64_t> daemon) {
+  if (global.json) {
+    nlohmann::json j = {{"table", table},
+                        {"ref", ref},
+                        {"field", field},
+                        {"value", value},
+                        {"commit", commit.empty() ? nlohmann::json() : nlohmann::json(commit)}};
+    if (daemon) j["daemon"] = *daemon;
+    PrintJson(j);
+  } else {
+    std::cout << table << " " << ref << " " << field << " = " << OneLine(value, 200) << "\n"
+              << status << "\n";
+  }
+}
+
+// `set` while a daemon holds the repository: the change is one protocol
+// call on its unix socket (one writer per repository), committed by its
+// group commit like any client's.
 int SetThroughDaemon(const GlobalOptions& global, const RepositoryHolder& daemon,
-                     const SetArgs& args, const std::string& table, const std::string& key,
+                     const Change& change, const std::string& table, const std::string& key,
                      const std::string& field) {
   auto store = OpenReadOnly(global);
   StoredRow row = FindRow(*store, "master", table, key, field);
   const Column& column = RequireColumn(*store->schema(), row.table, field);
-  RequireStored(*store->schema(), row.table, column);
-  const bool structured = args.add_to_map_opt->count() + args.remove_from_map_opt->count() +
-                              args.add_to_set_opt->count() + args.remove_from_set_opt->count() >
-                          0;
-  if (structured &&
-      column.type != (args.add_to_map_opt->count() + args.remove_from_map_opt->count() > 0
-                          ? ColumnType::kMap
-                          : ColumnType::kSet)) {
-    throw Error(ErrorKind::kInvalidArgument, row.table + "." + field + " is not a " +
-                                                 (column.type == ColumnType::kMap ? "set" : "map"));
-  }
-  nlohmann::json call;
-  if (!structured) {
-    call = {"Write_field", row.table, row.ref, field, args.positionals.back()};
-  } else if (args.add_to_map_opt->count() > 0) {
-    call = {"Process_structured_field", {args.add_to_map[0], args.add_to_map[1]}, row.table,
-            field, row.ref, "AddMap"};
-  } else if (args.remove_from_map_opt->count() > 0) {
-    call = {"Process_structured_field", {args.remove_from_map, ""}, row.table, field, row.ref,
-            "RemoveMap"};
-  } else if (args.add_to_set_opt->count() > 0) {
-    call = {"Process_structured_field", {args.add_to_set, ""}, row.table, field, row.ref,
-            "AddSet"};
-  } else {
-    call = {"Process_structured_field", {args.remove_from_set, ""}, row.table, field, row.ref,
-            "RemoveSet"};
-  }
+  RequireChangeFits(change, *store->schema(), row.table, column);
+  const nlohmann::json call =
+      change.op ? nlohmann::json{"Process_structured_field", {change.key, change.value},
+                                 row.table, field, row.ref,
+                                 rpc::StructuredOpWireName(*change.op, true)}
+                : nlohmann::json{"Write_field", row.table, row.ref, field, change.value};
   const std::string what = "set " + row.table + "." + field;
   CallDaemon(daemon, what, "/remote_db_access_v2", call);
   nlohmann::json read = CallDaemon(daemon, what, "/remote_db_access_v2",
@@ -179,104 +222,42 @@ int SetThroughDaemon(const GlobalOptions& global, const RepositoryHolder& daemon
       break;
     }
   }
-  if (global.json) {
-    PrintJson({{"table", row.table},
-               {"ref", row.ref},
-               {"field", field},
-               {"value", value},
-               {"daemon", daemon.pid},
-               {"commit", commit.empty() ? nlohmann::json() : nlohmann::json(commit)}});
-  } else {
-    std::cout << row.table << " " << row.ref << " " << field << " = " << OneLine(value, 200)
-              << "\n"
-              << (commit.empty() ? "sent to the daemon (pid " + std::to_string(daemon.pid) +
-                                       "); not committed within 10 s"
-                                 : "committed by the daemon (pid " + std::to_string(daemon.pid) +
-                                       ") in " + commit.substr(0, 12))
-              << "\n";
-  }
+  const std::string pid = std::to_string(daemon.pid);
+  PrintSetResult(global, row.table, row.ref, field, value, commit,
+                 commit.empty() ? "sent to the daemon (pid " + pid + "); not committed within 10 s"
+                                : "committed by the daemon (pid " + pid + ") in " +
+                                      commit.substr(0, 12),
+                 daemon.pid);
   return 0;
 }
 
 int RunSet(const GlobalOptions& global, const SetArgs& args) {
-  // Exactly one kind of change: a whole value, or one structured operation.
-  const bool add_map = args.add_to_map_opt->count() > 0;
-  const bool remove_map = args.remove_from_map_opt->count() > 0;
-  const bool add_set = args.add_to_set_opt->count() > 0;
-  const bool remove_set = args.remove_from_set_opt->count() > 0;
-  const int ops = int{add_map} + int{remove_map} + int{add_set} + int{remove_set};
-  if (ops > 1) UsageError("give at most one of --add-to-map, --remove-from-map, "
-                          "--add-to-set, --remove-from-set");
-  const size_t tail = ops == 1 ? 1 : 2;  // FIELD, or FIELD VALUE
-  const auto& p = args.positionals;
-  std::string table, key;
-  if (p.size() == tail + 1) {
-    key = p[0];
-  } else if (p.size() == tail + 2) {
-    table = p[0];
-    key = p[1];
-  } else {
-    UsageError(ops == 1 ? "set with a map/set option takes [TABLE] REF|UUID FIELD"
-                        : "set takes [TABLE] REF|UUID FIELD VALUE");
-  }
-  const std::string field = p[p.size() - tail];
+  std::string table, key, field;
+  const Change change = ParseChange(args, &table, &key, &field);
   if (std::optional<RepositoryHolder> daemon = RunningDaemon(global)) {
-    return SetThroughDaemon(global, *daemon, args, table, key, field);
+    return SetThroughDaemon(global, *daemon, change, table, key, field);
   }
 
   auto store = OpenStore(global);
   Database& db = store->db();
   ObjectId id = FindObject(db, table, key);
   const Column& column = RequireColumn(db.schema(), id.table, field);
-  RequireStored(db.schema(), id.table, column);
-
-  std::string what;
-  if (ops == 0) {
-    db.WriteField(id.table, id.ref, field, p.back());
-    what = "set";
+  RequireChangeFits(change, db.schema(), id.table, column);
+  if (change.op) {
+    db.ProcessStructuredField(change.key, change.value, id.table, field, id.ref, *change.op);
   } else {
-    const bool map_op = add_map || remove_map;
-    if (column.type != (map_op ? ColumnType::kMap : ColumnType::kSet)) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  id.table + "." + field + " is not a " + (map_op ? "map" : "set"));
-    }
-    if (add_map) {
-      db.ProcessStructuredField(args.add_to_map[0], args.add_to_map[1], id.table, field,
-                                id.ref, StructuredOp::kAddMap);
-      what = "add to map";
-    } else if (remove_map) {
-      db.ProcessStructuredField(args.remove_from_map, "", id.table, field, id.ref,
-                                StructuredOp::kRemoveMap);
-      what = "remove from map";
-    } else if (add_set) {
-      db.ProcessStructuredField(args.add_to_set, "", id.table, field, id.ref,
-                                StructuredOp::kAddSet);
-      what = "add to set";
-    } else {
-      db.ProcessStructuredField(args.remove_from_set, "", id.table, field, id.ref,
-                                StructuredOp::kRemoveSet);
-      what = "remove from set";
-    }
+    db.WriteField(id.table, id.ref, field, change.value);
   }
   std::string message = args.message;
   if (message.empty()) {
-    message = "xapi-gitdb set: " + what + " " + id.table + " " + id.ref + " " + field;
+    message = std::string("xapi-gitdb set: ") + change.what + " " + id.table + " " + id.ref +
+              " " + field;
   }
   const std::string commit = store->Commit(message);
-  const std::string value = db.ReadField(id.table, field, id.ref);
-  if (global.json) {
-    PrintJson({{"table", id.table},
-               {"ref", id.ref},
-               {"field", field},
-               {"value", value},
-               {"commit", commit.empty() ? nlohmann::json() : nlohmann::json(commit)}});
-  } else {
-    std::cout << id.table << " " << id.ref << " " << field << " = " << OneLine(value, 200)
-              << "\n"
-              << (commit.empty() ? std::string("unchanged: nothing to commit")
-                                 : "commit " + commit.substr(0, 12))
-              << "\n";
-  }
+  PrintSetResult(global, id.table, id.ref, field, db.ReadField(id.table, field, id.ref), commit,
+                 commit.empty() ? std::string("unchanged: nothing to commit")
+                                : "commit " + commit.substr(0, 12),
+                 std::nullopt);
   return 0;
 }
 

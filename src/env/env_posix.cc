@@ -77,17 +77,21 @@ class PosixEnv : public Env {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) Fail("cannot remove", path, errno);
   }
   void CreateDir(const std::string& path, int mode) override {
-    // Each missing level with `mode` (create_directories would give the
-    // umask's, and a parent made here must not be readable by others).
-    std::filesystem::path at;
-    for (const auto& part : std::filesystem::path(path)) {
-      at /= part;
-      if (::mkdir(at.c_str(), static_cast<mode_t>(mode)) == 0) {
-        ::chmod(at.c_str(), static_cast<mode_t>(mode));  // past the umask
-      } else if (errno != EEXIST) {
-        Fail("cannot create directory", at.string(), errno);
-      }
+    // One mkdir when the directory exists (every ref write asks); missing
+    // parents are made the same way, each with `mode` (create_directories
+    // would give the umask's, and a parent made here must not be readable
+    // by others).
+    if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) == 0) {
+      ::chmod(path.c_str(), static_cast<mode_t>(mode));  // past the umask
+      return;
     }
+    if (errno == EEXIST) return;
+    const std::string parent = std::filesystem::path(path).parent_path().string();
+    if (errno != ENOENT || parent.empty() || parent == path) {
+      Fail("cannot create directory", path, errno);
+    }
+    CreateDir(parent, mode);
+    CreateDir(path, mode);
   }
   void SyncDir(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

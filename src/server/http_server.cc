@@ -34,38 +34,46 @@ using rpc::ProtocolVersion;
 
 namespace {
 
-// One line per 500 answer, but at most one a second: a client retrying a
-// refused write (a full disk) must not fill the log, and the journal on
-// the same disk. The lines left out are counted in the next one.
+// At most one log line a second for one kind of event, so that a client
+// retrying against a full disk, or a flood of connections, cannot fill the
+// log (and the journal on the same disk). Due() says whether a line is due
+// now and how many were left out since the last one.
+class LogLimiter {
+ public:
+  bool Due(size_t* left_out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (logged_ && now - last_ < std::chrono::seconds(1)) {
+      ++left_out_;
+      return false;
+    }
+    logged_ = true;
+    last_ = now;
+    *left_out = left_out_;
+    left_out_ = 0;
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  bool logged_ = false;
+  std::chrono::steady_clock::time_point last_;
+  size_t left_out_ = 0;
+};
+
 void LogErrorAnswer(const std::string& peer, const std::string& error) {
-  using Clock = std::chrono::steady_clock;
-  static std::mutex mu;
-  static Clock::time_point last;
-  static size_t skipped = 0;
-  std::lock_guard<std::mutex> lock(mu);
-  Clock::time_point now = Clock::now();
-  if (last != Clock::time_point() && now - last < std::chrono::seconds(1)) {
-    ++skipped;
-    return;
-  }
-  if (skipped > 0) {
-    spdlog::warn("{}: answering 500: {} ({} more 500 answers in the last second)", peer, error,
-                 skipped);
-  } else {
-    spdlog::warn("{}: answering 500: {}", peer, error);
-  }
-  last = now;
-  skipped = 0;
+  static LogLimiter limiter;
+  size_t left_out = 0;
+  if (!limiter.Due(&left_out)) return;
+  spdlog::warn("{}: answering 500: {}{}", peer, error,
+               left_out > 0 ? " (" + std::to_string(left_out) + " more 500 answers meanwhile)" : "");
 }
 
-// One line a second at most while connections are refused.
 void LogRefusedConnection(size_t limit) {
-  using Clock = std::chrono::steady_clock;
-  static std::atomic<int64_t> last{0};
-  int64_t now = Clock::now().time_since_epoch() / std::chrono::seconds(1);
-  if (last.exchange(now) != now) {
-    spdlog::warn("refusing connections: {} open, the most the file limit leaves room for", limit);
-  }
+  static LogLimiter limiter;
+  size_t left_out = 0;
+  if (!limiter.Due(&left_out)) return;
+  spdlog::warn("refusing connections: {} open, the most the file limit leaves room for", limit);
 }
 
 // The connection limit: the file limit less what the store needs.

@@ -1,13 +1,9 @@
 // Store: creating, opening and importing repositories, and the commit writer
 // shared by all of them.
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 
 #include "store/image_loader.h"

@@ -52,7 +52,9 @@ std::vector<RowDelta> RowsAt(Store& store, const std::string& commit, const Data
 // `ref` from `from` to `to` (when they differ), runs `after_move` (if any)
 // and applies the rows to `image`. An error before `after_move` leaves the
 // ref and the image as they were. The caller keeps other writers out of
-// `image` meanwhile.
+// `image` meanwhile. For a task's branch only: master and its image move
+// together in Store::UpdateMaster, which does the same steps under the
+// store's own locks.
 void MoveBranchAndApply(Store& store, const std::string& ref, const std::string& from,
                         const std::string& to, Database& image,
                         const std::vector<RowDelta>& rows, const std::string& log_message,

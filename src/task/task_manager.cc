@@ -16,7 +16,6 @@ namespace xgdb::task {
 
 namespace {
 
-constexpr char kMasterRef[] = "refs/heads/master";
 constexpr size_t kMaxMessageRows = 50;  // a commit message is for people
 
 std::string RandomId() {

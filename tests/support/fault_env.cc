@@ -121,31 +121,30 @@ void FaultEnv::Record(const std::string& path, Undo undo) {
   unsynced_dirs_[DirOf(path)].push_back(std::move(undo));
 }
 
-std::unique_ptr<WritableFile> FaultEnv::NewWritableFile(const std::string& path, int mode) {
+std::unique_ptr<WritableFile> FaultEnv::Track(const std::string& path, bool append,
+                                              int mode) {
   CheckAlive();
   std::optional<std::string> previous = Contents(path);
-  auto file = target()->NewWritableFile(path, mode);
+  auto file = append ? target()->NewAppendableFile(path, mode)
+                     : target()->NewWritableFile(path, mode);
   if (!previous) Record(path, Undo{Undo::kCreate, path, "", std::nullopt});
   {
     std::lock_guard<std::mutex> lock(mu_);
-    synced_[path] = 0;  // truncated: nothing of it is durable until a sync
-    size_[path] = 0;
+    // Truncated: nothing of it is durable until a sync. Appended to: what
+    // was there before counts as durable.
+    size_t had = append && previous ? previous->size() : 0;
+    synced_[path] = had;
+    size_[path] = had;
   }
   return std::make_unique<FaultFile>(*this, std::move(file), path);
 }
 
+std::unique_ptr<WritableFile> FaultEnv::NewWritableFile(const std::string& path, int mode) {
+  return Track(path, /*append=*/false, mode);
+}
+
 std::unique_ptr<WritableFile> FaultEnv::NewAppendableFile(const std::string& path, int mode) {
-  CheckAlive();
-  std::optional<std::string> previous = Contents(path);
-  auto file = target()->NewAppendableFile(path, mode);
-  if (!previous) Record(path, Undo{Undo::kCreate, path, "", std::nullopt});
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    size_t had = previous ? previous->size() : 0;
-    synced_[path] = had;  // what was there before counts as durable
-    size_[path] = had;
-  }
-  return std::make_unique<FaultFile>(*this, std::move(file), path);
+  return Track(path, /*append=*/true, mode);
 }
 
 void FaultEnv::RenameFile(const std::string& from, const std::string& to) {

@@ -59,6 +59,8 @@ class FaultEnv : public EnvWrapper {
     std::string path, from;               // kRename: from -> path
     std::optional<std::string> previous;  // what `path` held before, if anything
   };
+  // Opens `path` through the target and starts tracking what is durable.
+  std::unique_ptr<WritableFile> Track(const std::string& path, bool append, int mode);
   void CheckAlive();                   // throws after a crash
   void BeforeSync(const std::string& what);  // counts; may crash here
   void BeforeAppend(const std::string& path);
