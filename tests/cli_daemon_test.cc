@@ -78,7 +78,7 @@ TEST_F(CliDaemonTest, ADaemonDoesNotTakeASocketThatAnswers) {
 TEST_F(CliDaemonTest, ReadingCommandsBesideTheDaemonWriteNothing) {
   DaemonProcess daemon(repo_, socket_, log_);
   const std::string before = WithoutSpares(Snapshot(repo_));
-  for (const std::string args :
+  for (const std::string& args :
        {std::string("get ") + kVmRef + " name__label", std::string("get ") + kVmUuid,
         std::string("log -n 1"), std::string("log VM/") + kVmRef, std::string("show"),
         std::string("diff master master"), "export -o " + ShellQuote(dir_ / "state.db")}) {

@@ -116,10 +116,14 @@ TEST(DiskFull, WritersGetAnErrorReadsGoOnAndNothingAcknowledgedIsLost) {
   std::optional<StoredRow> row = store->ReadRowAt("master", kVmRef);
   ASSERT_TRUE(row.has_value());
   for (const auto& [name, value] : row->fields) {
-    if (name == "name__label") EXPECT_EQ(value, "acknowledged after");
+    if (name == "name__label") {
+      EXPECT_EQ(value, "acknowledged after");
+    }
     // The write answered with an error was applied to the image before its
     // commit failed, and committed by the retry: in doubt, not lost.
-    if (name == "name__description") EXPECT_EQ(value, "in doubt");
+    if (name == "name__description") {
+      EXPECT_EQ(value, "in doubt");
+    }
   }
   ExpectFsckClean(repo);
 }

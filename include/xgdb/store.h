@@ -47,6 +47,13 @@ struct StoreOptions {
   // Written into the repository lock file beside the pid, for other
   // processes to find this one (RepositoryHolder): where it serves.
   std::string served_at;
+  // This host's uuid, for a pool (docs/replication.md): every move of
+  // master made here (commits, task merges, reverts) also moves
+  // refs/hosts/<host_uuid>, this host's line of work that peers replicate;
+  // merges of other hosts' heads (MasterMove::own false) do not. Created at
+  // master on open when missing (a single host's repository becomes the
+  // first head of its pool). Empty: no host ref (a pool of one).
+  std::string host_uuid;
 };
 
 // The process that holds a repository open for writing (its lock file,
@@ -153,6 +160,9 @@ class Store {
     std::vector<RowDelta> rows;
     std::string log_message;            // the reflog's
     std::function<void()> after_move;   // runs once master moved, before the rows
+    // Whether this is this host's own work (its host ref follows master) or
+    // a merge of other hosts' heads (replication: its host ref stays).
+    bool own = true;
   };
   // Runs `plan(head)` while nothing else writes master or its image: every
   // acknowledged write is committed first, writers holding master_gate()
@@ -231,10 +241,16 @@ class Store {
   std::string RefTarget(const std::string& ref) const;
   // Points `ref` at commit `id` if it points at `expected` now ("": must not
   // exist), with a reflog entry; else Error(kConflict) naming the ref.
-  // Not master: master moves only through UpdateMaster and commits.
+  // Not master nor HostRef(): those move only through UpdateMaster and
+  // commits.
   void MoveRef(const std::string& ref, const std::string& id, const std::string& expected,
                const std::string& log_message);
   void DeleteRef(const std::string& ref);  // no-op when absent
+  // Puts a finished pack into objects/pack through the Env, under its name
+  // (pack-<name>.pack, .idx), where every reader finds it; the repacker
+  // keeps the pack count bounded. The caller verified it (libgit2's indexer
+  // does: every object's id, and that what it refers to exists).
+  void InstallPack(const std::string& name, const std::string& pack, const std::string& idx);
   // The refs whose names start with `prefix`, sorted.
   std::vector<std::string> ListRefs(const std::string& prefix) const;
   // Writes (moves no ref) one commit on `parent` whose tree is the parent's
@@ -250,6 +266,8 @@ class Store {
                               const std::string& message);
   // This host's identity as written in "Host:" trailers.
   std::string HostTag() const;
+  // refs/hosts/<StoreOptions::host_uuid>, or "" when there is none.
+  const std::string& HostRef() const;
 
  private:
   struct Impl;

@@ -99,6 +99,12 @@ int RunServe(const GlobalOptions& global, ServeArgs& args) {
   if (options.tcp_port != 0 && options.secret_files.empty()) {
     UsageError("--tcp needs at least one --secret-file (TCP clients must present the pool secret)");
   }
+  if (!options.peers.empty() && options.host_uuid.empty()) {
+    UsageError("--peer needs --host-uuid (this host's uuid in the pool)");
+  }
+  if (!options.peers.empty() && options.secret_files.empty()) {
+    UsageError("--peer needs --secret-file (peers are called with the pool secret)");
+  }
   if (options.commit_interval_ms < 1) UsageError("--commit-interval-ms must be at least 1");
   // Fail here with the CLI's usual message rather than in the daemon's log
   // (the daemon still reports a corrupt repository itself).
@@ -154,6 +160,17 @@ void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& ta
   sub->add_option("--host-ref", o.host_ref,
                   "This host's ref: tasks may change only objects it owns (docs/ownership.md)")
       ->type_name("REF");
+  sub->add_option("--host-uuid", o.host_uuid,
+                  "This host's uuid: replicate with --peer hosts (docs/replication.md)")
+      ->type_name("UUID");
+  sub->add_option("--peer", o.peers,
+                  "A peer's daemon, UUID=ADDRESS:PORT (its --tcp port; repeatable)")
+      ->type_name("UUID=ADDR:PORT")
+      ->allow_extra_args(false);
+  sub->add_option("--fanout", o.fanout, "Fan-out of the replication tree")
+      ->type_name("N")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   sub->add_option("--log-level", o.log_level,
                   "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

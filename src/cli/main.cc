@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   RegisterHistoryCommands(app, global, table);
   RegisterServeCommand(app, global, table);
   RegisterRewindCommands(app, global, table);  // cmd_rewind.cc: diff, revert
+  RegisterPoolCommands(app, global, table);    // cmd_pool.cc: peers, conflicts
+  RegisterSimCommand(app, global, table);      // cmd_sim.cc
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     std::string footer = sub->get_footer();
     sub->footer((footer.empty() ? "" : footer + "\n\n") +

@@ -35,6 +35,18 @@ void Add(ReadStats& total, const ReadStats& part) {
 
 }  // namespace
 
+std::string ConflictLine(const Conflict& c, Winner winner) {
+  bool theirs = winner == Winner::kTheirs;
+  std::string where = c.table.empty() ? c.field : c.table + " " + c.ref + " " + c.field;
+  if (!c.key.empty()) where += " '" + c.key + "'";
+  std::string line = "Conflict: " + where + " kept " + (theirs ? c.theirs : c.ours) + " over " +
+                     (theirs ? c.ours : c.theirs);
+  for (char& ch : line) {
+    if (ch == '\n') ch = ' ';  // one line per decision, whatever the values hold
+  }
+  return line;
+}
+
 MergeOutcome MergeCommits(git_repository* repo, const std::string& ours, const std::string& theirs,
                           const MergeOptions& options) {
   git_oid o = CommitId(repo, ours), t = CommitId(repo, theirs), b;
@@ -56,10 +68,12 @@ MergeOutcome MergeCommits(git_repository* repo, const std::string& ours, const s
   git_oid bt = TreeOf(repo, b), ot = TreeOf(repo, o), tt = TreeOf(repo, t);
   TreeMergeOptions tm;
   tm.collect_theirs_changes = !options.actor.empty();
+  tm.winner = options.winner;
   TreeMergeResult merged = MergeTrees(repo, bt, ot, tt, tm);
   out.stats = merged.stats;
   if (!merged.conflicts.empty()) throw ConflictError(merged.conflicts);
   out.both_changed = std::move(merged.both_changed);
+  out.resolved = std::move(merged.resolved);
 
   if (!options.actor.empty()) {
     GitReader reader(repo);
@@ -85,7 +99,10 @@ MergeOutcome MergeCommits(git_repository* repo, const std::string& ours, const s
     return out;
   }
   out.kind = MergeOutcome::Kind::kMerged;
-  out.commit = CreateMergeCommit(repo, merged.tree, ours, theirs, options.order, options.actor);
+  std::string notes;
+  for (const Conflict& c : out.resolved) notes += ConflictLine(c, options.winner) + "\n";
+  out.commit =
+      CreateMergeCommit(repo, merged.tree, ours, theirs, options.order, options.actor, notes);
   return out;
 }
 

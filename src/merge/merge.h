@@ -30,6 +30,10 @@ struct MergeOptions {
   // When ours is an ancestor of theirs, answer theirs itself instead of
   // writing a merge commit.
   bool fast_forward = true;
+  // Who wins what cannot merge (tree_merge.h); kNone: Error(kConflict).
+  // Each decision is written into the merge commit's message as a
+  // "Conflict:" line (see ConflictLine).
+  Winner winner = Winner::kNone;
 };
 
 struct MergeOutcome {
@@ -38,6 +42,7 @@ struct MergeOutcome {
   std::string base;    // the merge base used
   std::vector<RowChanged> theirs_changed;  // when an actor was given
   std::vector<RowChanged> both_changed;    // rows merged field by field
+  std::vector<Conflict> resolved;          // settled by options.winner
   ReadStats stats;     // trees/blobs read by the merge and the check
 };
 
@@ -45,6 +50,11 @@ struct MergeOutcome {
 // Error(kConflict) listing the conflicts, Error(kOwnership) naming the
 // first row the actor may not change, Error(kInvalidArgument) for unknown
 // or unrelated commits.
+// The line a settled conflict gets in a merge commit's message:
+// "Conflict: <table> <ref> <field> [<key>] kept <side's value> over <other's>"
+// with quoted values as Conflict::Describe shows them.
+std::string ConflictLine(const Conflict& c, Winner winner);
+
 MergeOutcome MergeCommits(git_repository* repo, const std::string& ours, const std::string& theirs,
                           const MergeOptions& options = {});
 

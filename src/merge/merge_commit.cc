@@ -30,7 +30,7 @@ CommitPtr Lookup(git_repository* repo, const std::string& hex) {
 
 std::string CreateMergeCommit(git_repository* repo, const git_oid& tree, const std::string& ours,
                               const std::string& theirs, ParentOrder order,
-                              const std::string& host) {
+                              const std::string& host, const std::string& notes) {
   std::string first = ours, second = theirs;
   if (order == ParentOrder::kSorted && second < first) std::swap(first, second);
   CommitPtr a = Lookup(repo, first), b = Lookup(repo, second);
@@ -48,6 +48,7 @@ std::string CreateMergeCommit(git_repository* repo, const git_oid& tree, const s
   std::string message = order == ParentOrder::kOursFirst
                             ? "Merge " + theirs + " into " + ours + "\n"
                             : "Merge " + first + " and " + second + "\n";
+  if (!notes.empty()) message += "\n" + notes;
   message += "\nTree: " + OidHex(tree) + "\n";
   if (!host.empty()) message += "Host: " + host + "\n";
 

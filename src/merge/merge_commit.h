@@ -30,10 +30,12 @@ enum class ParentOrder {
 // `ours` and `theirs` (commit ids, 40 hex). `host` is the acting host's ref
 // recorded as the trailer "Host: <host>" (the host whose work is merged;
 // "" for replication merges, where it would differ between hosts).
+// `notes` (lines, each ending in '\n') go between the title and the
+// trailers; they must be derived from the same inputs, or hosts would differ.
 // Returns the commit id. Error(kIo/kCorrupt) when a parent is unreadable.
 std::string CreateMergeCommit(git_repository* repo, const git_oid& tree, const std::string& ours,
                               const std::string& theirs, ParentOrder order,
-                              const std::string& host = "");
+                              const std::string& host = "", const std::string& notes = "");
 
 // The value of the last "Host: " trailer of a commit message ("" if none):
 // the identity of the host that made a commit (store commits carry

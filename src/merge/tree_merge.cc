@@ -97,8 +97,8 @@ class Merger {
         [&](const std::string& name, const Three& x) -> std::optional<EntrySpec> {
           if (name == "meta") return Meta(x);
           if (name == kDataDir) return Xapi(x);
-          AddConflict({Conflict::Kind::kOther, "", "", name, "", "changed it", "changed it"});
-          return Keep(name, x.o);
+          return Settle({Conflict::Kind::kOther, "", "", name, "", "changed it", "changed it"},
+                        name, x);
         },
         [&](const std::string& name, const Three& x) {
           if (name == kDataDir) Collect(Level::kXapi, nullptr, name, x.b, x.t);
@@ -175,10 +175,10 @@ class Merger {
     TreePtr b = Dir(x.b, "meta"), o = Dir(x.o, "meta"), t = Dir(x.t, "meta");
     return AsDir("meta", MergeDir(b.get(), o.get(), t.get(),
                                   [&](const std::string& name, const Three& y) {
-                                    AddConflict({Conflict::Kind::kMeta, "meta", "", name, "",
-                                                 y.o ? "changed it" : "removed it",
-                                                 y.t ? "changed it" : "removed it"});
-                                    return Keep(name, y.o);
+                                    return Settle({Conflict::Kind::kMeta, "meta", "", name, "",
+                                                   y.o ? "changed it" : "removed it",
+                                                   y.t ? "changed it" : "removed it"},
+                                                  name, y);
                                   },
                                   nullptr));
   }
@@ -266,9 +266,9 @@ class Merger {
       const git_tree_entry* kept = x.o ? x.o : x.t;
       std::string field = FirstChangedField(table, x.b, kept, path);
       std::string changed = "changed " + field;
-      AddConflict({Conflict::Kind::kDeleteModify, table.name, ref, field, "",
-                   x.o ? changed : "deleted the row", x.t ? changed : "deleted the row"});
-      return Keep(name, x.o);
+      return Settle({Conflict::Kind::kDeleteModify, table.name, ref, field, "",
+                     x.o ? changed : "deleted the row", x.t ? changed : "deleted the row"},
+                    name, x);
     }
     TreePtr b = Dir(x.b, path), o = Dir(x.o, path), t = Dir(x.t, path);
     return AsDir(name, MergeDir(b.get(), o.get(), t.get(),
@@ -299,11 +299,11 @@ class Merger {
                                   },
                                   nullptr));
     }
-    AddConflict({col == nullptr || dirs != (col->type != ColumnType::kString)
-                     ? Conflict::Kind::kOther
-                     : Conflict::Kind::kField,
-                 table.name, ref, field, "", Shown(x.o), Shown(x.t)});
-    return Keep(name, x.o);
+    return Settle({col == nullptr || dirs != (col->type != ColumnType::kString)
+                       ? Conflict::Kind::kOther
+                       : Conflict::Kind::kField,
+                   table.name, ref, field, "", Shown(x.o), Shown(x.t)},
+                  name, x);
   }
 
   // The raw name and (map) value of a set element or map key entry.
@@ -330,9 +330,9 @@ class Merger {
     auto shown = [&](const git_tree_entry* e) {
       return e == nullptr ? std::string("removed") : Quote(MemberOf(name, e, path).second);
     };
-    AddConflict({col.type == ColumnType::kMap ? Conflict::Kind::kMapKey : Conflict::Kind::kOther,
-                 table.name, ref, col.name, key, shown(x.o), shown(x.t)});
-    return Keep(name, x.o);
+    return Settle({col.type == ColumnType::kMap ? Conflict::Kind::kMapKey : Conflict::Kind::kOther,
+                   table.name, ref, col.name, key, shown(x.o), shown(x.t)},
+                  name, x);
   }
 
   // Lists the rows below `entry` that differ from base to theirs (a Merkle
@@ -362,10 +362,17 @@ class Merger {
     }
   }
 
-  void AddConflict(Conflict c) {
-    constexpr size_t kMaxConflicts = 1000;  // bounds memory on a wild merge
-    if (out_->conflicts.size() < kMaxConflicts) out_->conflicts.push_back(std::move(c));
+  // An entry changed on both sides that cannot merge: with a winner chosen
+  // (TreeMergeOptions::winner) its side's entry is taken and the decision
+  // recorded; otherwise a conflict (ours' entry stands in, unused).
+  std::optional<EntrySpec> Settle(Conflict c, const std::string& name, const Three& x) {
+    constexpr size_t kMaxListed = 1000;  // bounds memory on a wild merge
+    bool theirs_win = options_.winner == Winner::kTheirs;
+    auto& list = options_.winner == Winner::kNone ? out_->conflicts : out_->resolved;
+    if (list.size() < kMaxListed) list.push_back(std::move(c));
+    return Keep(name, theirs_win ? x.t : x.o);
   }
+
 
   GitReader reader_;
   const TreeMergeOptions& options_;

@@ -47,15 +47,24 @@ struct RowChanged {
   std::string table, ref;
 };
 
+// Who wins what cannot merge. kNone: it is a conflict (tasks, revert).
+// Replication picks a side (docs/replication.md) so that every host makes
+// the same merge.
+enum class Winner { kNone, kOurs, kTheirs };
+
 struct TreeMergeOptions {
   // Also list the rows theirs changed (for the ownership check). Costs a
   // Merkle diff of base against theirs: O(rows theirs changed x depth).
   bool collect_theirs_changes = false;
+  Winner winner = Winner::kNone;
 };
 
 struct TreeMergeResult {
   git_oid tree{};                       // the merged root (valid when no conflict)
   std::vector<Conflict> conflicts;      // empty: the merge is clean
+  // With a winner: what would have conflicted, settled for that side
+  // (`ours`/`theirs` say what each side did).
+  std::vector<Conflict> resolved;
   std::vector<RowChanged> theirs_changed;  // when collect_theirs_changes
   // Rows both sides changed, merged field by field (kind: as theirs did it).
   // Every other row of the result is ours' or theirs' directory unchanged.

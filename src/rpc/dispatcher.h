@@ -14,7 +14,8 @@ namespace xgdb::rpc {
 // kV1, kV2: xapi's remote-database protocol (proto/xapi-remote-db.md).
 // kExtension: our own calls (tasks, events, history; proto/xapi-gitdb.md),
 // JSON in the style of v2, on their own path.
-enum class ProtocolVersion { kV1, kV2, kExtension };
+// kPeer: replication between daemons (proto/peer.md; src/replica/).
+enum class ProtocolVersion { kV1, kV2, kExtension, kPeer };
 
 struct RpcResult {
   // 200: `body` is the answer (success, or an in-band failure).

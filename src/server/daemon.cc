@@ -11,6 +11,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
+#include "replica/replicator.h"
 #include "rpc/dispatcher.h"
 #include "rpc/extension.h"
 #include "server/http_server.h"
@@ -61,8 +64,18 @@ void WaitForCommit(Store& store, uint64_t before, bool sync_commit) {
 // (tasks, events, history) go to the extension registry, where a call may
 // answer later.
 Handler MakeHandler(Store& store, task::TaskManager& tasks,
-                    const rpc::ExtensionRegistry& extensions, bool sync_commit) {
-  return [&store, &tasks, &extensions, sync_commit](Request request, Responder respond) {
+                    const rpc::ExtensionRegistry& extensions, replica::Replicator* replicator,
+                    bool sync_commit) {
+  return [&store, &tasks, &extensions, replicator, sync_commit](Request request,
+                                                                 Responder respond) {
+    if (request.version == rpc::ProtocolVersion::kPeer) {
+      if (replicator == nullptr) {
+        respond(rpc::RpcResult{500, "", "this daemon does not replicate (no --host-uuid)"});
+      } else {
+        respond(rpc::RpcResult{200, replicator->HandlePeerCall(request.body), ""});
+      }
+      return;
+    }
     if (request.version == rpc::ProtocolVersion::kExtension) {
       // Our calls that change master (Task_commit, History_revert) write
       // their own commits before answering; the others write nothing there.
@@ -119,6 +132,9 @@ int RunDaemon(const DaemonOptions& options) {
     StoreOptions store_options;
     store_options.path = options.repo_path;
     store_options.fsync = options.fsync;
+    store_options.host_uuid = options.host_uuid;
+    // In a pool, commits name their host by uuid ("Host: <uuid>" trailers).
+    if (!options.host_uuid.empty()) store_options.host_id = options.host_uuid;
     if (!options.unix_socket.empty()) {
       std::error_code ec;
       store_options.served_at = std::filesystem::absolute(options.unix_socket, ec).string();
@@ -141,6 +157,30 @@ int RunDaemon(const DaemonOptions& options) {
   event::EventHub events(*store);
   event::RegisterEventCalls(extensions, events);
   events.Start();
+  std::unique_ptr<replica::Replicator> replicator;
+  if (!options.host_uuid.empty()) {
+    replica::ReplicatorOptions replica_options;
+    replica_options.host_uuid = options.host_uuid;
+    replica_options.fanout = options.fanout;
+    if (!options.secret_files.empty()) replica_options.secret_file = options.secret_files.front();
+    try {
+      for (const std::string& spec : options.peers) {
+        replica_options.peers.push_back(replica::ParsePeerAddress(spec));
+      }
+      replicator = std::make_unique<replica::Replicator>(*store, replica_options);
+    } catch (const Error& e) {
+      spdlog::critical("cannot start replicating: {}", e.what());
+      return 1;
+    }
+  }
+  extensions.Register("Peer_list", [&replicator](const nlohmann::json&, const rpc::CallContext&,
+                                                 rpc::ReplyFn reply) {
+    if (!replicator) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "this daemon does not replicate: start it with --host-uuid and --peer");
+    }
+    reply(rpc::SuccessResult("Peer_list", replicator->Status()));
+  });
   ServerOptions server_options;
   server_options.unix_socket = options.unix_socket;
   server_options.tcp = options.tcp_port != 0;
@@ -156,7 +196,8 @@ int RunDaemon(const DaemonOptions& options) {
   server_options.max_body_bytes = options.max_body_bytes;
 
   store->StartCommitter(options.commit_interval_ms);
-  HttpServer server(server_options, MakeHandler(*store, tasks, extensions, options.sync_commit));
+  HttpServer server(server_options,
+                    MakeHandler(*store, tasks, extensions, replicator.get(), options.sync_commit));
   try {
     server.Start();
   } catch (const Error& e) {
@@ -164,6 +205,7 @@ int RunDaemon(const DaemonOptions& options) {
     store->StopCommitter();
     return 1;
   }
+  if (replicator) replicator->Start();
   if (!options.pid_file.empty()) {
     std::ofstream(options.pid_file) << getpid() << "\n";
   }
@@ -174,6 +216,7 @@ int RunDaemon(const DaemonOptions& options) {
   while (sigwait(&stop_signals, &signal_number) != 0) {
   }
   spdlog::info("received {}: stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (replicator) replicator->Stop();  // no more calls out; peers' calls still answered
   events.Stop();  // answers every waiter while the server can still send
   server.Stop();
   int status = 0;

@@ -57,6 +57,16 @@ struct DaemonOptions {
   // check (docs/ownership.md). Empty: local tasks are not checked.
   std::string host_ref;
 
+  // Replication (docs/replication.md). This host's uuid: its commits go to
+  // refs/hosts/<uuid> too and master is derived from every host's head.
+  // Empty: a pool of one, as before.
+  std::string host_uuid;
+  // Peers as "UUID=ADDRESS:PORT" (their TCP ports); this host's own entry
+  // is skipped, so every host may be given the same list. Peers are called
+  // with the first of secret_files.
+  std::vector<std::string> peers;
+  int fanout = 4;  // of the tree that pushes go along
+
   // spdlog level name: trace, debug, info, warn, error, critical, off.
   std::string log_level = "info";
   // Optional file the daemon writes its pid to (removed on exit).

@@ -119,6 +119,7 @@ std::optional<ProtocolVersion> Route(const std::string& path) {
       {"/post_remote_db_access_v2", ProtocolVersion::kV2},
       {"/remote_db_access", ProtocolVersion::kV1},
       {"/post_remote_db_access", ProtocolVersion::kV1},
+      {"/xapi_gitdb/peer", ProtocolVersion::kPeer},
       {"/xapi_gitdb", ProtocolVersion::kExtension},
   };
   for (const Entry& e : kRoutes) {  // longer prefixes first
@@ -262,9 +263,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       spdlog::warn("{}: request without content-length", peer_);
       return Fail(500, head.http_minor);
     }
-    if (*head.content_length > server_.options.max_body_bytes) {
+    size_t limit = *version == ProtocolVersion::kPeer ? server_.options.max_peer_body_bytes
+                                                      : server_.options.max_body_bytes;
+    if (*head.content_length > limit) {
       spdlog::warn("{}: request body of {} bytes is over the limit of {}", peer_,
-                   *head.content_length, server_.options.max_body_bytes);
+                   *head.content_length, limit);
       return Fail(500, head.http_minor);
     }
     size_t need = reader_.head_bytes() + *head.content_length;

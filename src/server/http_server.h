@@ -53,6 +53,8 @@ struct ServerOptions {
   int handler_threads = 0;
 
   size_t max_body_bytes = 307200;
+  // Peer calls carry packs: a host catching up after days away needs more.
+  size_t max_peer_body_bytes = size_t{256} << 20;
   // xapi limits a TCP request's header block (and PROXY line) to 1024
   // bytes; the unix socket is local and gets more room.
   size_t max_header_bytes_tcp = 1024;

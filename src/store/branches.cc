@@ -77,8 +77,8 @@ std::string Store::RefTarget(const std::string& ref) const {
 
 void Store::MoveRef(const std::string& ref, const std::string& id, const std::string& expected,
                     const std::string& log_message) {
-  if (ref == kMasterRef) {
-    throw Error(ErrorKind::kInvalidArgument, "master moves only through Store::UpdateMaster");
+  if (ref == kMasterRef || ref == impl_->host_ref) {
+    throw Error(ErrorKind::kInvalidArgument, ref + " moves only through Store::UpdateMaster");
   }
   RequireWritable();
   std::lock_guard<std::mutex> lock(impl_->git_mu);
@@ -99,10 +99,29 @@ void Store::MoveRef(const std::string& ref, const std::string& id, const std::st
 }
 
 void Store::DeleteRef(const std::string& ref) {
-  if (ref == kMasterRef) throw Error(ErrorKind::kInvalidArgument, "master is never deleted");
+  if (ref == kMasterRef || ref == impl_->host_ref) {
+    throw Error(ErrorKind::kInvalidArgument, ref + " is never deleted");
+  }
   RequireWritable();
   std::lock_guard<std::mutex> lock(impl_->git_mu);
   store::DeleteRef(*impl_->env, impl_->options.path, ref, impl_->options.fsync);
+}
+
+void Store::InstallPack(const std::string& name, const std::string& pack,
+                        const std::string& idx) {
+  RequireWritable();
+  {
+    std::lock_guard<std::mutex> lock(impl_->git_mu);
+    InstallPackFiles(*impl_->env, impl_->options.path, name, pack, idx, impl_->options.fsync,
+                     impl_->spares.get());
+    git_odb* odb = nullptr;
+    Check(git_repository_odb(&odb, impl_->repo.get()), "opening the object database");
+    int rc = git_odb_refresh(odb);
+    git_odb_free(odb);
+    Check(rc, "rereading objects/pack");
+  }
+  if (impl_->repacker) impl_->repacker->Poke();
+  impl_->WaitForRepacker();
 }
 
 std::vector<std::string> Store::ListRefs(const std::string& prefix) const {
@@ -190,5 +209,7 @@ std::string Store::WriteTreeCommit(const std::string& parent, const std::string&
 }
 
 std::string Store::HostTag() const { return impl_->host_tag; }
+
+const std::string& Store::HostRef() const { return impl_->host_ref; }
 
 }  // namespace xgdb

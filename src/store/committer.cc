@@ -292,7 +292,7 @@ std::string Store::UpdateMaster(const std::function<MasterMove(const std::string
       throw Error(ErrorKind::kConflict, "master moved while it was being updated", {kMasterRef});
     }
     try {
-      impl_->MoveMaster(&from, to, move.log_message);
+      impl_->MoveMaster(&from, to, move.log_message, move.own);
     } catch (const Error& e) {
       impl_->RecordBackgroundError(e);
       throw;

@@ -32,6 +32,8 @@ inline constexpr char kGenerationEntry[] = "generation";  // inside meta/
 inline constexpr int64_t kMaxGeneration = 999'999'999'999'999'999;
 inline constexpr char kDataDir[] = "xapi";
 inline constexpr char kMasterRef[] = "refs/heads/master";
+// Each host's own line of commits (docs/replication.md): refs/hosts/<uuid>.
+inline constexpr char kHostRefPrefix[] = "refs/hosts/";
 // Inside a hashed-name directory (name_codec.h): the raw name, and for map
 // entries the value.
 inline constexpr char kHashedNameEntry[] = "name";

@@ -73,7 +73,8 @@ void PutBe32(std::string& out, uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
 }
 
-// The pack entry header: type and inflated size, 4 bits then 7 per byte.
+}  // namespace
+
 void PutObjectHeader(std::string& out, git_object_t type, uint64_t size) {
   unsigned char c = static_cast<unsigned char>((static_cast<unsigned>(type) << 4) | (size & 15));
   size >>= 4;
@@ -84,6 +85,8 @@ void PutObjectHeader(std::string& out, git_object_t type, uint64_t size) {
   }
   out.push_back(static_cast<char>(c));
 }
+
+namespace {
 
 // One zlib stream for all of a pack's objects: compress2() would set up
 // (and allocate ~300 KB for) a new one per object. Most objects are small

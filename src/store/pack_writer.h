@@ -71,6 +71,10 @@ std::string InstallPackFiles(Env& env, const std::string& git_dir, const std::st
                              const std::string& pack, const std::string& idx, bool fsync,
                              SparePool* spares = nullptr);
 
+// Appends a pack entry's header: type (GIT_OBJECT_REF_DELTA for a delta)
+// and inflated size, 4 bits then 7 per byte.
+void PutObjectHeader(std::string& out, git_object_t type, uint64_t size);
+
 // An entry copied as is from another pack: its pack header and zlib data
 // (undeltified: a delta's base would be at another offset), and its CRC32.
 struct RawPackEntry {

@@ -87,9 +87,12 @@ void Store::Impl::Recover() {
       ++leftovers;
     }
   }
-  if (fs::exists(fs::path(path) / "xgdb-repack", ec)) {
-    fs::remove_all(fs::path(path) / "xgdb-repack", ec);
-    ++leftovers;
+  // Scratch of a repack, and of packs received from peers being checked.
+  for (const char* scratch : {"xgdb-repack", "xgdb-incoming"}) {
+    if (fs::exists(fs::path(path) / scratch, ec)) {
+      fs::remove_all(fs::path(path) / scratch, ec);
+      ++leftovers;
+    }
   }
   if (leftovers > 0) {
     spdlog::warn("store {}: removed {} temporary file(s) left by a process that died", path,

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <mutex>
 
@@ -53,8 +54,31 @@ SignaturePtr Store::Impl::Signature() const {
 }
 
 void Store::Impl::MoveMaster(const git_oid* old, const git_oid& target,
-                             const std::string& log_message) {
+                             const std::string& log_message, bool own) {
+  if (own && !host_ref.empty()) {
+    // The host ref first: a crash between the two leaves master behind its
+    // own host's head, which the next derivation of master repairs; the
+    // other order could publish nothing of a commit master already shows.
+    git_oid current;
+    bool exists = git_reference_name_to_id(&current, repo.get(), host_ref.c_str()) == 0;
+    if (!exists || !git_oid_equal(&current, &target)) {
+      WriteRef(*env, options.path, host_ref, exists ? &current : nullptr, target, Author(),
+               log_message, options.fsync);
+    }
+  }
   WriteRef(*env, options.path, kMasterRef, old, target, Author(), log_message, options.fsync);
+}
+
+void Store::Impl::EnsureHostRef() {
+  if (host_ref.empty()) return;
+  git_oid current;
+  if (git_reference_name_to_id(&current, repo.get(), host_ref.c_str()) == 0) return;
+  bool found = false;
+  git_oid head = MasterId(&found);
+  if (!found) return;
+  spdlog::info("{}: {} starts at master {}", options.path, host_ref, OidHex(head));
+  WriteRef(*env, options.path, host_ref, nullptr, head, Author(), "host: first head",
+           options.fsync);
 }
 
 void Store::Impl::NotifyHead(const std::string& head) {
@@ -75,6 +99,15 @@ std::unique_ptr<Store::Impl> Store::Impl::New(const StoreOptions& options) {
   impl->author_email =
       options.host_id.empty() ? impl->author_name + "@xapi-gitdb" : options.host_id;
   impl->host_tag = options.host_id.empty() ? impl->author_name : options.host_id;
+  if (!options.host_uuid.empty()) {
+    for (char c : options.host_uuid) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "host uuid '" + options.host_uuid + "': letters, digits and '-' only");
+      }
+    }
+    impl->host_ref = std::string(kHostRefPrefix) + options.host_uuid;
+  }
   if (options.fsync) git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
   return impl;
 }
@@ -350,6 +383,7 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
     spdlog::info("{}: rewriting the repository from format 1 in format 2", path);
     impl->UpgradeFormat(tree.get());
   }
+  impl->EnsureHostRef();
   impl->durable_seq = impl->db->Sequence();
   impl->AnnounceHolder();
   impl->StartRepacker();

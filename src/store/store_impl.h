@@ -37,6 +37,7 @@ struct Store::Impl {
   std::shared_ptr<const Schema> schema;
   std::unique_ptr<Database> db;  // null when read-only
   std::string author_name, author_email, host_tag;
+  std::string host_ref;  // refs/hosts/<uuid>, "" without StoreOptions::host_uuid
 
   std::shared_mutex master_gate;
 
@@ -87,8 +88,12 @@ struct Store::Impl {
   // The commit author, and who moves refs, now (Env's clock).
   store::RefAuthor Author() const;
   store::SignaturePtr Signature() const;
-  // Points master at `target` (from `old`, null when new) through the Env.
-  void MoveMaster(const git_oid* old, const git_oid& target, const std::string& log_message);
+  // Points master at `target` (from `old`, null when new) through the Env;
+  // with `own`, the host ref follows (git_mu held).
+  void MoveMaster(const git_oid* old, const git_oid& target, const std::string& log_message,
+                  bool own = true);
+  // Creates the host ref at master when it is missing (git_mu held).
+  void EnsureHostRef();
   // Background errors (store.h); Record logs once per episode.
   void RecordBackgroundError(const Error& error);
   void ClearBackgroundError();

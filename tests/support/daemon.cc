@@ -94,8 +94,8 @@ std::string DaemonTest::Call(const nlohmann::json& call) const {
       .body;
 }
 
-bool Eventually(const std::function<bool()>& done) {
-  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+bool Eventually(const std::function<bool()>& done, int seconds) {
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
        std::chrono::steady_clock::now() < end;) {
     if (done()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

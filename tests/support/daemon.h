@@ -43,9 +43,9 @@ class DaemonProcess {
 // `xapi-gitdb --repo REPO ARGS` with the real binary (stdout and stderr
 // together).
 CommandResult RunCli(const std::string& repo, const std::string& args);
-// Waits (up to 10 s, checking every 20 ms) until `done` holds; the last
-// check's answer.
-bool Eventually(const std::function<bool()>& done);
+// Waits (up to `seconds`, checking every 20 ms) until `done` holds; the
+// last check's answer.
+bool Eventually(const std::function<bool()>& done, int seconds = 10);
 
 // A scratch directory holding the real 2014 pool (tests/data/state-5.82.xml)
 // imported by the real binary, and where a daemon of it puts its socket and

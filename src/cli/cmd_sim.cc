@@ -1,0 +1,253 @@
+// `sim`: a pool on one machine (docs/replication.md, "A simulated pool").
+// Writes a pool database with N hosts (xgdb-gen-pool, beside this binary)
+// or takes --import's, imports it once, copies the repository for each host
+// (so they share history, as hosts of one pool do), and runs one real
+// daemon per host on 127.0.0.1 with the others as peers. Prints a JSON line
+// per host once all serve, then waits for SIGINT/SIGTERM and stops them.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/cli_common.h"
+#include "server/client.h"
+#include "xgdb/error.h"
+
+namespace xgdb::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SimArgs {
+  int hosts = 3;
+  std::string dir;
+  int vms = 0;  // 0: two per host
+  std::string import_file;
+  int fanout = 4;
+  bool no_fsync = false;
+};
+
+std::string SelfDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error(ErrorKind::kIo, "cannot find this program: " + ec.message());
+  return exe.parent_path().string();
+}
+
+// Starts argv with its output appended to `log`.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  pid_t pid = fork();
+  if (pid < 0) throw Error(ErrorKind::kIo, "fork failed");
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    setpgid(0, 0);  // a Ctrl-C reaches sim, which stops the daemons in order
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Runs argv to completion; Error(kIo) pointing at its output on failure.
+void Run(const std::vector<std::string>& argv, const std::string& log) {
+  int status = 0;
+  waitpid(Spawn(argv, log), &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw Error(ErrorKind::kIo, argv[0] + " failed; see " + log);
+  }
+}
+
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) close(fd);
+    throw Error(ErrorKind::kIo, "cannot find a free TCP port");
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool Answers(const std::string& socket) {
+  try {
+    server::Connection::Unix(socket, 1000).Call("/xapi_gitdb", R"(["Peer_list",{}])", "", false);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+struct SimHost {
+  std::string ref, uuid, dir, repo, socket;
+  uint16_t port = 0;
+  pid_t pid = -1;
+  bool master = false;
+  std::vector<std::string> argv;
+};
+
+int RunSim(const SimArgs& args) {
+  if (args.hosts < 1) UsageError("--hosts must be at least 1");
+  fs::path dir = fs::absolute(args.dir);
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    UsageError("--dir " + dir.string() + " is not empty (sim makes a fresh pool)");
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::kIo, "cannot create " + dir.string() + ": " + ec.message());
+  const std::string self = SelfDir() + "/xapi-gitdb";
+  const std::string log = (dir / "sim.log").string();
+
+  std::string pool_db = args.import_file;
+  if (pool_db.empty()) {
+    pool_db = (dir / "pool.db").string();
+    int vms = args.vms > 0 ? args.vms : 2 * args.hosts;
+    Run({SelfDir() + "/xgdb-gen-pool", "--hosts", std::to_string(args.hosts), "--vms",
+         std::to_string(vms), "--out", pool_db},
+        log);
+  }
+  const std::string base = (dir / "base").string();
+  Run({self, "--repo", base, "import", pool_db}, log);
+
+  // Hosts in uuid order: host i of the pool is the i-th host row.
+  std::vector<SimHost> hosts;
+  {
+    StoreOptions options;
+    options.path = base;
+    options.read_only = true;
+    std::unique_ptr<Store> store = Store::Open(options);
+    std::unique_ptr<Database> db = store->LoadAt("master");
+    std::string pool_master;
+    for (const std::string& pool : db->ReadRefs("pool")) pool_master = db->ReadField("pool", "master", pool);
+    for (const std::string& ref : db->ReadRefs("host")) {
+      SimHost h;
+      h.ref = ref;
+      h.uuid = db->ReadField("host", "uuid", ref);
+      h.master = ref == pool_master;
+      hosts.push_back(h);
+    }
+  }
+  std::sort(hosts.begin(), hosts.end(), [](auto& a, auto& b) { return a.uuid < b.uuid; });
+  if (hosts.size() < static_cast<size_t>(args.hosts)) {
+    throw Error(ErrorKind::kInvalidArgument, "the pool has " + std::to_string(hosts.size()) +
+                                                 " host rows, fewer than --hosts");
+  }
+  hosts.resize(static_cast<size_t>(args.hosts));
+
+  const std::string secret = (dir / "pool-secret").string();
+  {
+    std::random_device rd;
+    std::ofstream out(secret);
+    for (int i = 0; i < 4; ++i) out << std::hex << rd();
+    out << "\n";
+  }
+  fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write, ec);
+  std::vector<std::string> peers;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    SimHost& h = hosts[i];
+    h.dir = (dir / ("host" + std::to_string(i))).string();
+    h.repo = h.dir + "/repo";
+    h.socket = h.dir + "/xapi-gitdb.sock";
+    h.port = FreePort();
+    fs::create_directories(h.dir, ec);
+    fs::copy(base, h.repo, fs::copy_options::recursive, ec);
+    if (ec) throw Error(ErrorKind::kIo, "cannot copy the repository: " + ec.message());
+    peers.push_back(h.uuid + "=127.0.0.1:" + std::to_string(h.port));
+  }
+  for (SimHost& h : hosts) {
+    h.argv = {self, "--repo", h.repo, "serve", "--socket", h.socket, "--tcp",
+              "127.0.0.1:" + std::to_string(h.port), "--secret-file", secret, "--host-uuid",
+              h.uuid, "--host-ref", h.ref, "--fanout", std::to_string(args.fanout)};
+    if (args.no_fsync) h.argv.push_back("--no-fsync");
+    for (const std::string& p : peers) {
+      h.argv.push_back("--peer");
+      h.argv.push_back(p);
+    }
+    h.pid = Spawn(h.argv, h.dir + "/daemon.log");
+  }
+
+  auto stop_all = [&] {
+    for (SimHost& h : hosts) kill(h.pid, SIGTERM);
+    for (SimHost& h : hosts) waitpid(h.pid, nullptr, 0);
+  };
+  for (SimHost& h : hosts) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!Answers(h.socket)) {
+      if (std::chrono::steady_clock::now() > deadline || waitpid(h.pid, nullptr, WNOHANG) != 0) {
+        stop_all();
+        throw Error(ErrorKind::kIo, "the daemon of host " + h.uuid + " did not start; see " +
+                                        h.dir + "/daemon.log");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  for (const SimHost& h : hosts) {
+    nlohmann::ordered_json line = {{"host", h.ref},       {"uuid", h.uuid},
+                           {"socket", h.socket},  {"peer", "127.0.0.1:" + std::to_string(h.port)},
+                           {"repo", h.repo},      {"pid", h.pid},
+                           {"master", h.master},  {"argv", h.argv}};
+    std::cout << line.dump() << std::endl;
+  }
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  int sig = 0;
+  while (sigwait(&stop, &sig) != 0) {
+  }
+  stop_all();
+  return 0;
+}
+
+}  // namespace
+
+void RegisterSimCommand(CLI::App& app, GlobalOptions&, CommandTable& table) {
+  auto args = std::make_shared<SimArgs>();
+  auto* sub = app.add_subcommand("sim", "Run a pool of N replicating daemons on this machine");
+  sub->footer(
+      "Prints one JSON line per host once all serve, then runs until SIGINT or SIGTERM.");
+  sub->add_option("--hosts", args->hosts, "Hosts (daemons)")->capture_default_str();
+  sub->add_option("--dir", args->dir, "Empty directory for the repositories and sockets")
+      ->required();
+  sub->add_option("--vms", args->vms, "Guest VMs in the generated pool (default: 2 per host)");
+  sub->add_option("--import", args->import_file, "Use this state.db instead of a generated pool")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--fanout", args->fanout, "Fan-out of the replication tree")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_flag("--no-fsync", args->no_fsync, "Daemons do not fsync (tests only)");
+  table.Add(sub, [args] {
+    // Blocked before any thread exists so that only sigwait sees them.
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+    return RunSim(*args);
+  });
+}
+
+}  // namespace xgdb::cli

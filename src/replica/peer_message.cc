@@ -1,0 +1,85 @@
+#include "replica/peer_message.h"
+
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "xgdb/error.h"
+
+namespace xgdb::replica {
+
+namespace {
+
+bool IsCommitId(std::string_view id) {
+  if (id.size() != 40) return false;
+  for (char c : id) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) || std::isupper(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+[[noreturn]] void Bad(const std::string& what) {
+  throw Error(ErrorKind::kInvalidArgument, "bad peer message: " + what);
+}
+
+std::string Text(const nlohmann::json& header, const char* key) {
+  auto it = header.find(key);
+  if (it == header.end()) return "";
+  if (!it->is_string()) Bad(std::string(key) + " is not a string");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+bool IsHostUuid(std::string_view uuid) {
+  if (uuid.empty() || uuid.size() > 64) return false;
+  for (char c : uuid) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+  }
+  return true;
+}
+
+std::string EncodePeerMessage(const PeerMessage& m) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!m.call.empty()) header["call"] = m.call;
+  header["from"] = m.from;
+  header["heads"] = m.heads;
+  if (!m.master.empty()) header["master"] = m.master;
+  if (!m.error.empty()) header["error"] = {{"kind", m.error_kind}, {"message", m.error}};
+  return header.dump() + "\n" + m.pack;
+}
+
+PeerMessage DecodePeerMessage(std::string_view bytes) {
+  size_t eol = bytes.find('\n');
+  if (eol == std::string_view::npos) Bad("no header line");
+  nlohmann::json header = nlohmann::json::parse(bytes.substr(0, eol), nullptr, false);
+  if (!header.is_object()) Bad("the header is not a JSON object");
+  PeerMessage m;
+  m.call = Text(header, "call");
+  if (!m.call.empty() && m.call != "push" && m.call != "fetch") Bad("unknown call " + m.call);
+  m.from = Text(header, "from");
+  if (!IsHostUuid(m.from)) Bad("from is not a host uuid");
+  m.master = Text(header, "master");
+  if (!m.master.empty() && !IsCommitId(m.master)) Bad("master is not a commit id");
+  if (auto heads = header.find("heads"); heads != header.end()) {
+    if (!heads->is_object()) Bad("heads is not an object");
+    for (const auto& [host, head] : heads->items()) {
+      if (!IsHostUuid(host)) Bad("'" + host.substr(0, 80) + "' is not a host uuid");
+      if (!head.is_string() || !IsCommitId(head.get<std::string>())) {
+        Bad("the head of " + host + " is not a commit id");
+      }
+      m.heads[host] = head.get<std::string>();
+    }
+  }
+  if (auto error = header.find("error"); error != header.end()) {
+    if (!error->is_object()) Bad("error is not an object");
+    m.error_kind = error->value("kind", "");
+    m.error = error->value("message", "refused");
+  }
+  m.pack = std::string(bytes.substr(eol + 1));
+  return m;
+}
+
+}  // namespace xgdb::replica

@@ -1,0 +1,39 @@
+// The messages peers exchange (proto/peer.md): a JSON header line, then
+// the bytes of a pack (possibly none).
+//
+//   {"call":"push","from":"<uuid>","heads":{"<uuid>":"<40 hex>",...},"master":"<40 hex>"}\n<pack>
+//
+// Calls: "push" (here are my heads and a pack of what you lack; answer your
+// heads) and "fetch" (here are my heads; answer yours and a pack of what I
+// lack). An answer has no "call"; a refused call answers {"error": {...}}.
+#ifndef XGDB_REPLICA_PEER_MESSAGE_H_
+#define XGDB_REPLICA_PEER_MESSAGE_H_
+
+#include <string>
+#include <string_view>
+
+#include "replica/derive.h"
+
+namespace xgdb::replica {
+
+struct PeerMessage {
+  std::string call;    // "push", "fetch"; "" in answers
+  std::string from;    // the sender's host uuid
+  Heads heads;         // the sender's refs/hosts/*
+  std::string master;  // the sender's master ("" when unknown)
+  std::string error_kind, error;  // a refused call's answer
+  std::string pack;    // a pack (thin_pack.h), or ""
+};
+
+std::string EncodePeerMessage(const PeerMessage& message);
+// Error(kInvalidArgument) naming what is wrong: no header line, bad JSON,
+// a host uuid that is not letters, digits and '-', an id that is not 40 hex.
+PeerMessage DecodePeerMessage(std::string_view bytes);
+
+// Whether `uuid` may name a host ref (refs/hosts/<uuid>): 1-64 letters,
+// digits and '-'. Names from the wire never reach the file system otherwise.
+bool IsHostUuid(std::string_view uuid);
+
+}  // namespace xgdb::replica
+
+#endif  // XGDB_REPLICA_PEER_MESSAGE_H_

@@ -1,0 +1,567 @@
+#include "replica/replicator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "replica/peer_message.h"
+#include "replica/thin_pack.h"
+#include "replica/topology.h"
+#include "server/client.h"
+#include "store/layout.h"
+#include "task/branch_apply.h"
+#include "xgdb/error.h"
+#include "xgdb/store.h"
+
+namespace xgdb::replica {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr char kPeerPath[] = "/xapi_gitdb/peer";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+std::string HostRefOf(const std::string& uuid) { return std::string(store::kHostRefPrefix) + uuid; }
+
+}  // namespace
+
+PeerAddress ParsePeerAddress(const std::string& spec) {
+  auto bad = [&](const std::string& why) -> PeerAddress {
+    throw Error(ErrorKind::kInvalidArgument, "peer '" + spec + "': " + why);
+  };
+  size_t eq = spec.find('=');
+  if (eq == std::string::npos) return bad("expected UUID=ADDRESS:PORT");
+  PeerAddress peer;
+  peer.uuid = spec.substr(0, eq);
+  if (!IsHostUuid(peer.uuid)) return bad("the uuid may hold letters, digits and '-' only");
+  std::string rest = spec.substr(eq + 1), port;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find("]:");
+    if (close == std::string::npos) return bad("expected [ADDRESS]:PORT");
+    peer.address = rest.substr(1, close - 1);
+    port = rest.substr(close + 2);
+  } else {
+    size_t colon = rest.rfind(':');
+    if (colon == std::string::npos || colon == 0) return bad("expected ADDRESS:PORT");
+    peer.address = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) == 0 || std::stoul(port) > 65535) {
+    return bad("the port must be 1-65535");
+  }
+  peer.port = static_cast<uint16_t>(std::stoul(port));
+  return peer;
+}
+
+// What this host knows of one peer; `mu` guards everything but the thread
+// and the connection (the peer's own thread's).
+struct Replicator::Peer {
+  PeerAddress address;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool wake = false;      // our heads changed: push
+  bool exchange = false;  // anti-entropy picked this peer
+  bool known = false;     // heads below are what it answered last
+  Heads heads;
+  std::string master;
+  int misses = 0;
+  bool down = false;
+  int64_t last_ok_ms = 0, last_call_ms = 0, in_sync_since_ms = 0;
+  double rtt_ms = 0;
+  uint64_t bytes_in = 0, bytes_out = 0, packs_in = 0, packs_out = 0;
+  std::string last_error;
+  std::optional<server::Connection> connection;
+  std::thread thread;
+};
+
+Replicator::Replicator(Store& store, ReplicatorOptions options)
+    : store_(store), options_(std::move(options)) {
+  if (store_.HostRef() != HostRefOf(options_.host_uuid)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "the replicator's host uuid is not the store's (" + store_.HostRef() + ")");
+  }
+  git_repository* raw = nullptr;
+  store::Check(git_repository_open_bare(&raw, store_.path().c_str()),
+               "opening " + store_.path() + " for the replicator");
+  repo_.reset(raw);
+  git_odb* odb = nullptr;
+  store::Check(git_repository_odb(&odb, repo_.get()), "opening the object database");
+  odb_.reset(odb);
+  for (const PeerAddress& a : options_.peers) {
+    if (a.uuid == options_.host_uuid) continue;  // a shared peer list names this host too
+    auto peer = std::make_unique<Peer>();
+    peer->address = a;
+    peers_.push_back(std::move(peer));
+  }
+}
+
+Replicator::~Replicator() { Stop(); }
+
+void Replicator::Start() {
+  DeriveNow();
+  head_listener_ = store_.AddHeadListener([this](const std::string&) { WakeNeighbours(); });
+  for (auto& peer : peers_) {
+    Peer* p = peer.get();
+    p->thread = std::thread([this, p] { PeerLoop(*p); });
+  }
+  exchange_thread_ = std::thread([this] { ExchangeLoop(); });
+  started_ = true;
+  spdlog::info("replicating as {} with {} peer(s), fan-out {}", options_.host_uuid, peers_.size(),
+               options_.fanout);
+}
+
+void Replicator::Stop() {
+  if (!started_) return;
+  started_ = false;
+  store_.RemoveHeadListener(head_listener_);
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  for (auto& peer : peers_) {
+    {
+      std::lock_guard<std::mutex> lock(peer->mu);
+    }
+    peer->cv.notify_all();
+  }
+  for (auto& peer : peers_) {
+    if (peer->thread.joinable()) peer->thread.join();
+  }
+  if (exchange_thread_.joinable()) exchange_thread_.join();
+}
+
+Replicator::Peer* Replicator::FindPeer(const std::string& uuid) {
+  for (auto& p : peers_) {
+    if (p->address.uuid == uuid) return p.get();
+  }
+  return nullptr;
+}
+
+std::string Replicator::Secret() {
+  if (options_.secret_file.empty()) return "";
+  std::ifstream in(options_.secret_file);
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string secret = s.str();
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) {
+    secret.pop_back();
+  }
+  return secret;
+}
+
+Heads Replicator::LocalHeads() {
+  Heads heads;
+  for (const std::string& ref : store_.ListRefs(store::kHostRefPrefix)) {
+    std::string uuid = ref.substr(std::string(store::kHostRefPrefix).size());
+    if (!IsHostUuid(uuid)) continue;
+    std::string target = store_.RefTarget(ref);
+    if (!target.empty()) heads[uuid] = target;
+  }
+  return heads;
+}
+
+bool Replicator::IsNeighbour(const std::string& uuid) {
+  std::vector<std::string> live;
+  for (auto& p : peers_) {
+    std::lock_guard<std::mutex> lock(p->mu);
+    if (!p->down) live.push_back(p->address.uuid);
+  }
+  TreeLinks links = LinksOf(live, options_.host_uuid, options_.fanout);
+  return uuid == links.parent ||
+         std::find(links.children.begin(), links.children.end(), uuid) != links.children.end();
+}
+
+void Replicator::WakeNeighbours() {
+  for (auto& p : peers_) {
+    if (!IsNeighbour(p->address.uuid)) continue;
+    {
+      std::lock_guard<std::mutex> lock(p->mu);
+      p->wake = true;
+    }
+    p->cv.notify_one();
+  }
+}
+
+void Replicator::ExchangeLoop() {
+  std::mt19937 rng(std::random_device{}());
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.exchange_ms),
+                            [this] { return stop_.load(); })) {
+    if (peers_.empty()) continue;
+    Peer& p = *peers_[std::uniform_int_distribution<size_t>(0, peers_.size() - 1)(rng)];
+    {
+      std::lock_guard<std::mutex> peer_lock(p.mu);
+      p.exchange = true;
+    }
+    p.cv.notify_one();
+  }
+}
+
+void Replicator::PeerLoop(Peer& p) {
+  while (!stop_) {
+    bool exchange = false, wake = false;
+    {
+      std::unique_lock<std::mutex> lock(p.mu);
+      p.cv.wait_for(lock, std::chrono::milliseconds(options_.keepalive_ms),
+                    [&] { return stop_ || p.wake || p.exchange; });
+      wake = p.wake;
+      exchange = p.exchange;
+      p.wake = p.exchange = false;
+    }
+    if (stop_) break;
+    // Neighbours every keepalive (liveness and pushes); others when
+    // anti-entropy picks them, or, when down, as a probe.
+    if (!exchange && !IsNeighbour(p.address.uuid) && !wake) continue;
+    bool was_down;
+    {
+      std::lock_guard<std::mutex> lock(p.mu);
+      was_down = p.down;
+    }
+    try {
+      Sync(p);
+      if (was_down) {
+        spdlog::info("peer {} is up again", p.address.uuid);
+        WakeNeighbours();  // the tree changed
+      }
+    } catch (const Error& e) {
+      p.connection.reset();
+      bool now_down = false;
+      {
+        std::lock_guard<std::mutex> lock(p.mu);
+        p.last_error = e.what();
+        if (++p.misses >= options_.misses_before_down && !p.down) {
+          p.down = true;
+          p.known = false;
+          now_down = true;
+        }
+      }
+      if (now_down) {
+        spdlog::warn("peer {} ({}:{}) is down: {}", p.address.uuid, p.address.address,
+                     p.address.port, e.what());
+        WakeNeighbours();  // children of a dead host re-attach
+      }
+    }
+  }
+}
+
+std::string Replicator::Call(Peer& p, const std::string& body) {
+  auto start = Clock::now();
+  std::string secret = Secret();
+  server::Answer answer;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      if (!p.connection) {
+        p.connection.emplace(server::Connection::Tcp(p.address.address, p.address.port,
+                                                     options_.call_timeout_ms));
+      }
+      answer = p.connection->Call(kPeerPath, body, secret, false);
+      break;
+    } catch (const Error&) {
+      p.connection.reset();  // a kept-alive connection the peer closed: retry once
+      if (attempt > 0) throw;
+    }
+  }
+  if (!answer.keep_alive) p.connection.reset();
+  if (answer.status != 200) {
+    throw Error(ErrorKind::kIo, "peer " + p.address.uuid + " answered HTTP " +
+                                    std::to_string(answer.status) +
+                                    (answer.status == 401 || answer.status == 403
+                                         ? " (it refuses our pool secret)"
+                                         : ""));
+  }
+  double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  std::lock_guard<std::mutex> lock(p.mu);
+  p.bytes_out += body.size();
+  p.bytes_in += answer.body.size();
+  p.rtt_ms = ms;
+  p.last_call_ms = NowMs();
+  return answer.body;
+}
+
+bool Replicator::HaveCommit(const std::string& hex) {
+  git_oid id;
+  if (git_oid_fromstr(&id, hex.c_str()) != 0) return false;
+  return git_odb_exists(odb_.get(), &id) == 1;
+}
+
+std::vector<std::string> Replicator::Ahead(const Heads& mine, const Heads& theirs, bool* behind) {
+  std::vector<std::string> wants;
+  *behind = false;
+  std::lock_guard<std::mutex> lock(git_mu_);
+  for (const auto& [host, head] : mine) {
+    auto it = theirs.find(host);
+    if (it == theirs.end()) {
+      wants.push_back(head);
+    } else if (it->second == head) {
+      continue;
+    } else if (HaveCommit(it->second) && Contains(repo_.get(), head, it->second)) {
+      wants.push_back(head);
+    } else {
+      *behind = true;  // theirs is ahead (or diverged: Apply says so)
+    }
+  }
+  for (const auto& [host, head] : theirs) {
+    if (!mine.count(host)) *behind = true;
+  }
+  return wants;
+}
+
+std::string Replicator::Pack(const std::vector<std::string>& wants, const Heads& theirs,
+                             const std::string& their_master) {
+  if (wants.empty()) return "";
+  std::vector<std::string> haves;
+  for (const auto& [host, head] : theirs) haves.push_back(head);
+  if (!their_master.empty()) haves.push_back(their_master);
+  std::lock_guard<std::mutex> lock(git_mu_);
+  return BuildThinPack(repo_.get(), wants, haves);
+}
+
+void Replicator::Sync(Peer& p) {
+  PeerMessage push;
+  push.call = "push";
+  push.from = options_.host_uuid;
+  push.heads = LocalHeads();
+  push.master = store_.Head();
+  bool known;
+  Heads theirs;
+  std::string their_master;
+  {
+    std::lock_guard<std::mutex> lock(p.mu);
+    known = p.known;
+    theirs = p.heads;
+    their_master = p.master;
+  }
+  // Unknown heads (first contact, or after it was down): ask first, so the
+  // pack holds only what it lacks.
+  bool behind = false;
+  std::vector<std::string> wants = known ? Ahead(push.heads, theirs, &behind)
+                                         : std::vector<std::string>{};
+  push.pack = Pack(wants, theirs, their_master);
+  PeerMessage answer = DecodePeerMessage(Call(p, EncodePeerMessage(push)));
+  if (!answer.error.empty()) {
+    throw Error(ErrorKind::kIo, "peer " + p.address.uuid + " refused our push: " + answer.error);
+  }
+  Learn(p, answer, !push.pack.empty());
+  wants = Ahead(push.heads, answer.heads, &behind);
+  if (!wants.empty() && !known) {  // now it knows what to send
+    push.pack = Pack(wants, answer.heads, answer.master);
+    answer = DecodePeerMessage(Call(p, EncodePeerMessage(push)));
+    if (!answer.error.empty()) {
+      throw Error(ErrorKind::kIo, "peer " + p.address.uuid + " refused our push: " + answer.error);
+    }
+    Learn(p, answer, true);
+    Ahead(push.heads, answer.heads, &behind);
+  }
+  if (!behind) return;
+  PeerMessage fetch;
+  fetch.call = "fetch";
+  fetch.from = options_.host_uuid;
+  fetch.heads = LocalHeads();
+  fetch.master = store_.Head();
+  PeerMessage got = DecodePeerMessage(Call(p, EncodePeerMessage(fetch)));
+  if (!got.error.empty()) {
+    throw Error(ErrorKind::kIo, "peer " + p.address.uuid + " refused our fetch: " + got.error);
+  }
+  if (!got.pack.empty()) {
+    std::lock_guard<std::mutex> lock(p.mu);
+    ++p.packs_in;
+  }
+  std::vector<std::string> missing;
+  Apply(p.address.uuid, got.heads, got.pack, &missing);
+  Learn(p, got, false);
+}
+
+void Replicator::Learn(Peer& p, const PeerMessage& answer, bool sent_pack) {
+  Heads mine = LocalHeads();
+  std::lock_guard<std::mutex> lock(p.mu);
+  p.known = true;
+  p.heads = answer.heads;
+  p.master = answer.master;
+  p.misses = 0;
+  p.down = false;
+  p.last_error.clear();
+  p.last_ok_ms = NowMs();
+  if (sent_pack) ++p.packs_out;
+  if (answer.heads != mine) {
+    p.in_sync_since_ms = 0;
+  } else if (p.in_sync_since_ms == 0) {
+    p.in_sync_since_ms = p.last_ok_ms;
+  }
+}
+
+bool Replicator::Apply(const std::string& from, const Heads& heads, const std::string& pack,
+                       std::vector<std::string>* missing) {
+  std::lock_guard<std::mutex> apply_lock(apply_mu_);
+  {
+    std::lock_guard<std::mutex> lock(git_mu_);
+    ReceivePack(store_, repo_.get(), pack, {});
+  }
+  bool moved = false;
+  for (const auto& [host, head] : heads) {
+    if (host == options_.host_uuid) continue;  // only this host moves its own ref
+    std::string ref = HostRefOf(host), current = store_.RefTarget(ref);
+    if (current == head) continue;
+    bool forward;
+    {
+      std::lock_guard<std::mutex> lock(git_mu_);
+      if (!HaveCommit(head)) {
+        missing->push_back(head);
+        continue;
+      }
+      if (!current.empty() && Contains(repo_.get(), current, head)) continue;  // old news
+      forward = current.empty() || Contains(repo_.get(), head, current);
+    }
+    if (!forward) {
+      // Host refs only move forward: a head that drops commits we hold
+      // comes from a peer that lies or lost its repository.
+      spdlog::warn("refused {}'s head {} from peer {}: it does not contain our {}", host, head,
+                   from, current);
+      continue;
+    }
+    store_.MoveRef(ref, head, current, "replicate: from " + from);
+    moved = true;
+  }
+  if (moved) DeriveNow();
+  return moved;
+}
+
+void Replicator::DeriveNow() {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    try {
+      store_.UpdateMaster([&](const std::string& head) {
+        Store::MasterMove move;
+        move.own = false;
+        Heads heads = LocalHeads();
+        DerivedMaster derived;
+        store_.WithRepository(
+            [&](git_repository* repo) { derived = DeriveMaster(repo, heads); });
+        if (derived.commit.empty() || derived.commit == head) return move;
+        std::vector<task::RowKey> keys;
+        for (const FieldChange& c : store_.Diff(head, derived.commit)) {
+          if (!c.table.empty() && !c.ref.empty()) keys.push_back({c.table, c.ref});
+        }
+        std::sort(keys.begin(), keys.end());
+        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+        move.commit = derived.commit;
+        move.rows = task::RowsAt(store_, derived.commit, store_.db(), keys, nullptr);
+        move.log_message = "replicate: master of " + std::to_string(heads.size()) + " heads";
+        for (const std::string& line : derived.conflicts) {
+          spdlog::info("replication merge {}: {}", derived.commit, line);
+        }
+        return move;
+      });
+      return;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kConflict || attempt == 4) {
+        spdlog::error("cannot derive master from the hosts' heads: {}", e.what());
+        return;
+      }
+    }
+  }
+}
+
+std::string Replicator::HandlePeerCall(std::string_view body) {
+  PeerMessage answer;
+  answer.from = options_.host_uuid;
+  try {
+    PeerMessage request = DecodePeerMessage(body);
+    if (request.call.empty()) throw Error(ErrorKind::kInvalidArgument, "bad peer message: no call");
+    Peer* p = FindPeer(request.from);
+    if (request.call == "push") {
+      std::vector<std::string> missing;
+      Apply(request.from, request.heads, request.pack, &missing);
+    }
+    answer.heads = LocalHeads();
+    answer.master = store_.Head();
+    if (request.call == "fetch") {
+      bool behind = false;
+      std::vector<std::string> wants = Ahead(answer.heads, request.heads, &behind);
+      answer.pack = Pack(wants, request.heads, request.master);
+    }
+    if (p != nullptr) {  // what it holds now: our next push to it is exact
+      bool was_down;
+      {
+        std::lock_guard<std::mutex> lock(p->mu);
+        was_down = p->down;
+        p->known = true;
+        p->heads = request.heads;
+        p->master = request.master;
+        p->misses = 0;
+        p->down = false;
+        p->bytes_in += body.size();
+      }
+      if (was_down) {
+        spdlog::info("peer {} is up again", request.from);
+        WakeNeighbours();
+      }
+    }
+  } catch (const Error& e) {
+    static std::mutex log_mu;
+    std::lock_guard<std::mutex> lock(log_mu);
+    spdlog::warn("refused a peer call: {}", e.what());
+    answer.error_kind = Error::KindName(e.kind());
+    answer.error = e.what();
+  }
+  return EncodePeerMessage(answer);
+}
+
+nlohmann::json Replicator::Status() {
+  Heads mine = LocalHeads();
+  std::vector<std::string> live;
+  for (auto& p : peers_) {
+    std::lock_guard<std::mutex> lock(p->mu);
+    if (!p->down) live.push_back(p->address.uuid);
+  }
+  TreeLinks links = LinksOf(live, options_.host_uuid, options_.fanout);
+  int64_t now = NowMs();
+  nlohmann::json peers = nlohmann::json::array();
+  for (auto& p : peers_) {
+    const std::string& uuid = p->address.uuid;
+    std::string role = uuid == links.parent ? "parent"
+                       : std::find(links.children.begin(), links.children.end(), uuid) !=
+                               links.children.end()
+                           ? "child"
+                           : "lazy";
+    std::lock_guard<std::mutex> lock(p->mu);
+    size_t lag_hosts = 0;
+    for (const auto& [host, head] : mine) {
+      auto it = p->heads.find(host);
+      if (it == p->heads.end() || it->second != head) ++lag_hosts;
+    }
+    auto it = mine.find(uuid);
+    nlohmann::json j = {
+        {"uuid", uuid},
+        {"address", p->address.address + ":" + std::to_string(p->address.port)},
+        {"state", p->down ? "down" : p->misses > 0 ? "suspect" : p->known ? "up" : "unknown"},
+        {"role", role},
+        {"head", it == mine.end() ? "" : it->second},
+        {"in_sync", p->known && lag_hosts == 0},
+        {"hosts_behind", p->known ? nlohmann::json(lag_hosts) : nlohmann::json(nullptr)},
+        {"last_exchange_ms_ago", p->last_ok_ms ? nlohmann::json(now - p->last_ok_ms) : nullptr},
+        {"rtt_ms", p->rtt_ms},
+        {"bytes_in", p->bytes_in},
+        {"bytes_out", p->bytes_out},
+        {"packs_in", p->packs_in},
+        {"packs_out", p->packs_out},
+    };
+    if (!p->last_error.empty()) j["last_error"] = p->last_error;
+    peers.push_back(std::move(j));
+  }
+  return {{"host", options_.host_uuid}, {"master", store_.Head()}, {"heads", mine},
+          {"fanout", options_.fanout}, {"peers", std::move(peers)}};
+}
+
+}  // namespace xgdb::replica

@@ -1,0 +1,133 @@
+// The replicator (docs/replication.md): keeps this host's repository a full
+// replica of the pool's.
+//
+// Each host commits only to its own ref (refs/hosts/<uuid>, moved by the
+// store with master); the replicator copies other hosts' refs from peers,
+// fast-forward only, and derives master from all heads (derive.h). Peers
+// talk over the daemon's TCP port (pool secret, proto/peer.md): a new head
+// is pushed at once, as a thin pack, to this host's neighbours in the tree
+// (topology.h); every neighbour is called at least once per keepalive
+// interval (liveness; a peer that misses `misses_before_down` calls in a row
+// is down and leaves the tree); and every `exchange_ms` one random peer is
+// compared with and repaired (anti-entropy), so a missed push, a partition
+// or a restart heals by itself.
+//
+// One thread per peer makes the calls; the daemon's server threads answer
+// the peers' calls (HandlePeerCall). Received packs and ref moves are applied
+// one at a time.
+#ifndef XGDB_REPLICA_REPLICATOR_H_
+#define XGDB_REPLICA_REPLICATOR_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "replica/derive.h"
+#include "store/git_ptr.h"
+
+namespace xgdb {
+class Store;
+}
+
+namespace xgdb::replica {
+
+struct PeerMessage;
+
+struct PeerAddress {
+  std::string uuid;     // the peer's host uuid
+  std::string address;  // host name or IP
+  uint16_t port = 0;    // its daemon's TCP port
+};
+
+// "UUID=ADDRESS:PORT" (IPv6: "UUID=[ADDR]:PORT"). Error(kInvalidArgument).
+PeerAddress ParsePeerAddress(const std::string& spec);
+
+struct ReplicatorOptions {
+  std::string host_uuid;  // this host (the store's StoreOptions::host_uuid)
+  std::vector<PeerAddress> peers;
+  // The pool secret presented to peers (their --secret-file's content).
+  std::string secret_file;
+  int fanout = 4;
+  int keepalive_ms = 1000;
+  int exchange_ms = 3000;
+  int call_timeout_ms = 2000;
+  int misses_before_down = 3;
+};
+
+class Replicator {
+ public:
+  // The store must have StoreOptions::host_uuid == options.host_uuid and
+  // outlive the replicator.
+  Replicator(Store& store, ReplicatorOptions options);
+  ~Replicator();  // Stop()
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
+
+  // Derives master from the heads on disk (a crash may have left it behind
+  // this host's own head), then starts calling peers.
+  void Start();
+  void Stop();
+
+  // Answers one peer call (a request body of proto/peer.md) with the answer
+  // body. Never throws: a refused call is an answer with an error.
+  std::string HandlePeerCall(std::string_view body);
+
+  // This host and every peer as `xapi-gitdb peers --json` shows them.
+  nlohmann::json Status();
+
+  // Re-derives master from the heads now (tests and the CLI use Start).
+  void DeriveNow();
+
+ private:
+  struct Peer;
+
+  void PeerLoop(Peer& peer);
+  void Sync(Peer& peer);
+  std::string Call(Peer& peer, const std::string& body);
+  // Records what a peer answered: its heads, and that it lives.
+  void Learn(Peer& peer, const PeerMessage& answer, bool sent_pack);
+  bool HaveCommit(const std::string& hex);  // git_mu_ held
+  Heads LocalHeads();
+  // Installs `pack` and fast-forwards the refs of `heads` that it (or the
+  // repository) completes. Returns whether a ref moved; `missing` gets the
+  // heads it could not adopt for lack of objects.
+  bool Apply(const std::string& from, const Heads& heads, const std::string& pack,
+             std::vector<std::string>* missing);
+  // The heads of `mine` that a peer holding `theirs` lacks and can take
+  // (theirs absent, or an ancestor of mine); and whether it has heads that
+  // this host lacks.
+  std::vector<std::string> Ahead(const Heads& mine, const Heads& theirs, bool* behind);
+  std::string Pack(const std::vector<std::string>& wants, const Heads& theirs,
+                   const std::string& their_master);
+  bool IsNeighbour(const std::string& uuid);
+  void WakeNeighbours();
+  Peer* FindPeer(const std::string& uuid);
+  std::string Secret();
+  void ExchangeLoop();
+
+  Store& store_;
+  ReplicatorOptions options_;
+  std::mutex git_mu_;        // repo_
+  store::RepoPtr repo_;      // the replicator's own handle (packs, ancestry)
+  store::OdbPtr odb_;        // repo_'s
+  std::mutex apply_mu_;      // one Apply at a time
+  std::vector<std::unique_ptr<Peer>> peers_;
+  std::atomic<bool> stop_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  std::thread exchange_thread_;
+  int head_listener_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace xgdb::replica
+
+#endif  // XGDB_REPLICA_REPLICATOR_H_
