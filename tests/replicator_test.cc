@@ -59,6 +59,30 @@ TEST_F(ReplicatorTest, WriteOnAnyHostIsReadOnEveryHost) {
   }
 }
 
+TEST_F(ReplicatorTest, ChangesFromPeersAreEventsLikeLocalOnes) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  std::string ref = PoolRef(pool);
+  auto event_from = [&](size_t host, const std::string& token, double timeout) {
+    nlohmann::json call = {"Event_from", {{"classes", {"pool"}}, {"token", token},
+                                          {"timeout", timeout}}};
+    server::Answer a = server::Connection::Unix(pool.host(host).socket, 30000)
+                           .Call("/xapi_gitdb", call.dump(), "", false);
+    return nlohmann::json::parse(a.body)[1];
+  };
+  std::string token = event_from(2, "", 0)["token"];
+  pool.WriteField(0, "pool", ref, "name_description", "an event on another host");
+  nlohmann::json got;
+  ASSERT_TRUE(Eventually([&] {  // a long poll answers once the change arrives
+    got = event_from(2, token, 5);
+    return !got["events"].empty();
+  }));
+  ASSERT_EQ(got["events"].size(), 1u) << got.dump();
+  EXPECT_EQ(got["events"][0]["operation"], "mod");
+  EXPECT_EQ(got["events"][0]["ref"], ref);
+  EXPECT_EQ(got["events"][0]["snapshot"]["name_description"], "an event on another host");
+}
+
 TEST_F(ReplicatorTest, ConcurrentWritesToOneFieldResolveTheSameWayEverywhere) {
   SimPool pool(dir_.path(), 3);
   ASSERT_TRUE(pool.ok());

@@ -241,12 +241,14 @@ std::string ReadWholeFile(const std::string& path) {
   return s.str();
 }
 
-// Removes a scratch directory however the receiving ends.
+// Removes a scratch directory however the receiving ends, and its parent
+// once no other receiving uses it.
 struct ScratchDir {
   std::string path;
   ~ScratchDir() {
     std::error_code ec;
     fs::remove_all(path, ec);
+    fs::remove(fs::path(path).parent_path(), ec);  // fails while not empty
   }
 };
 

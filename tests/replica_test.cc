@@ -1,0 +1,248 @@
+// The replicator's parts on real repositories: master derived from heads
+// (derive.h), thin packs between two copies of a repository (thin_pack.h),
+// the peer messages (peer_message.h) and the tree (topology.h). The daemons
+// replicating for real: replicator_test.cc.
+#include <git2.h>
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "merge_test_util.h"
+#include "replica/derive.h"
+#include "replica/peer_message.h"
+#include "replica/thin_pack.h"
+#include "replica/topology.h"
+#include "store_test_util.h"
+#include "support/paths.h"
+
+namespace xgdb::test {
+namespace {
+
+using replica::DeriveMaster;
+using replica::Heads;
+
+void Label(Database& db, int vm, const std::string& label) {
+  db.WriteField("VM", VmRef(vm), "name__label", label);
+}
+
+DbEdit Vms(int n) {
+  return [n](Database& db) {
+    for (int i = 0; i < n; ++i) AddVm(db, i, "vm " + std::to_string(i));
+  };
+}
+
+std::string Copy(const std::string& from, const std::string& to) {
+  EXPECT_EQ(Run("cp -a " + ShellQuote(from) + " " + ShellQuote(to)).exit_code, 0);
+  return to;
+}
+
+class DeriveTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+};
+
+TEST_F(DeriveTest, OneHeadAheadOfTheOthersIsMaster) {
+  Fork f = MakeFork(dir_ / "r", StoreTestSchema(), Vms(3), [](Database& db) { Label(db, 0, "a"); },
+                    [](Database&) {});
+  auto repo = OpenRepo(f.path);
+  replica::DerivedMaster d = DeriveMaster(repo.get(), {{"h1", f.base}, {"h2", f.ours}});
+  EXPECT_EQ(d.commit, f.ours);
+  EXPECT_EQ(d.frontier, std::vector<std::string>{f.ours});
+}
+
+TEST_F(DeriveTest, SameHeadsGiveTheSameMasterOnEveryCopy) {
+  Fork f = MakeFork(dir_ / "r", StoreTestSchema(), Vms(3), [](Database& db) { Label(db, 0, "a"); },
+                    [](Database& db) { Label(db, 1, "b"); });
+  std::string copy = Copy(f.path, dir_ / "copy");
+  auto repo = OpenRepo(f.path);
+  auto other = OpenRepo(copy);
+  // The uuids map to the heads the other way round on the copy: only the
+  // set of heads counts.
+  replica::DerivedMaster a = DeriveMaster(repo.get(), {{"h1", f.ours}, {"h2", f.theirs}});
+  replica::DerivedMaster b = DeriveMaster(other.get(), {{"h1", f.theirs}, {"h2", f.ours}});
+  EXPECT_EQ(a.commit, b.commit);
+  EXPECT_NE(a.commit, f.ours);
+  EXPECT_TRUE(a.conflicts.empty());
+  std::unique_ptr<Database> merged = LoadCommit(f, a.commit);
+  EXPECT_EQ(merged->ReadField("VM", "name__label", VmRef(0)), "a");
+  EXPECT_EQ(merged->ReadField("VM", "name__label", VmRef(1)), "b");
+}
+
+TEST_F(DeriveTest, ConcurrentChangesToOneFieldKeepTheLaterCommitsAndSayWhat) {
+  Fork f = MakeFork(dir_ / "r", StoreTestSchema(), Vms(2), [](Database& db) { Label(db, 0, "ours"); },
+                    [](Database& db) { Label(db, 0, "theirs"); });
+  auto repo = OpenRepo(f.path);
+  replica::DerivedMaster d = DeriveMaster(repo.get(), {{"h1", f.ours}, {"h2", f.theirs}});
+  ASSERT_EQ(d.conflicts.size(), 1u);
+  // The rule: the later commit wins; in the same second, the larger id.
+  auto time_of = [&](const std::string& id) {
+    return std::stoll(Git(f.path, "show -s --format=%ct " + id).output);
+  };
+  std::string first = std::min(f.ours, f.theirs), second = std::max(f.ours, f.theirs);
+  std::string winner = time_of(first) > time_of(second) ? first : second;
+  std::string kept = winner == f.ours ? "ours" : "theirs";
+  std::string lost = winner == f.ours ? "theirs" : "ours";
+  EXPECT_EQ(LoadCommit(f, d.commit)->ReadField("VM", "name__label", VmRef(0)), kept);
+  EXPECT_EQ(d.conflicts[0], "Conflict: VM " + VmRef(0) + " name__label kept '" + kept +
+                                "' over '" + lost + "'");
+  EXPECT_NE(Git(f.path, "show -s --format=%B " + d.commit).output.find(d.conflicts[0]),
+            std::string::npos);
+}
+
+// ---- Thin packs ----
+
+class ThinPackTest : public ::testing::Test {
+ protected:
+  // A sender with `vms` VMs and a receiver copied from it; then one field
+  // changed on the sender. Returns {old head, new head}.
+  std::pair<std::string, std::string> OneFieldAhead(int vms) {
+    {
+      auto store = Store::Create(TestOptions(sender_), StoreTestSchema());
+      Vms(vms)(store->db());
+      store->Commit("setup");
+    }
+    Copy(sender_, receiver_);
+    auto store = Store::Open(TestOptions(sender_));
+    std::string old = store->Head();
+    Label(store->db(), 7, "changed");
+    store->Commit("one field");
+    return {old, store->Head()};
+  }
+  std::string Pack(const std::string& want, const std::string& have,
+                   replica::PackStats* stats = nullptr) {
+    auto repo = OpenRepo(sender_);
+    return replica::BuildThinPack(repo.get(), {want}, {have}, stats);
+  }
+  std::set<std::string> Packs() {
+    std::set<std::string> out;
+    for (auto& e : std::filesystem::directory_iterator(receiver_ + "/objects/pack")) {
+      out.insert(e.path().filename().string());
+    }
+    return out;
+  }
+  void Receive(const std::string& pack, const std::vector<std::string>& required) {
+    auto store = Store::Open(TestOptions(receiver_));
+    auto repo = OpenRepo(receiver_);
+    replica::ReceivePack(*store, repo.get(), pack, required);
+  }
+
+  TempDir dir_;
+  std::string sender_ = dir_ / "sender", receiver_ = dir_ / "receiver";
+};
+
+TEST_F(ThinPackTest, OneFieldChangeIsASmallPackTheReceiverCompletes) {
+  auto [old, now] = OneFieldAhead(2000);
+  replica::PackStats stats;
+  std::string pack = Pack(now, old, &stats);
+  EXPECT_EQ(stats.commits, 1u);
+  EXPECT_GT(stats.deltas, 0u);
+  // Whole trees of a 2,000-row table would be tens of KB.
+  EXPECT_LT(pack.size(), 2048u) << pack.size();
+  RecordProperty("pack_bytes", static_cast<int>(pack.size()));
+  Receive(pack, {now});
+  EXPECT_EQ(Git(receiver_, "cat-file -t " + now).output, "commit\n");
+  ExpectFsckClean(receiver_);
+  EXPECT_EQ(Git(receiver_, "ls-tree -r " + now).output, Git(sender_, "ls-tree -r " + now).output);
+  EXPECT_FALSE(std::filesystem::exists(receiver_ + "/xgdb-incoming") &&
+               !std::filesystem::is_empty(receiver_ + "/xgdb-incoming"));
+}
+
+TEST_F(ThinPackTest, NothingToSendIsAnEmptyPack) {
+  auto [old, now] = OneFieldAhead(10);
+  EXPECT_EQ(Pack(now, now), "");
+  EXPECT_EQ(Pack(old, now), "");
+}
+
+TEST_F(ThinPackTest, TruncatedOrCorruptPackIsRefusedAndLeavesNothing) {
+  auto [old, now] = OneFieldAhead(50);
+  std::string pack = Pack(now, old);
+  std::set<std::string> before = Packs();
+  std::string corrupt = pack;
+  corrupt[corrupt.size() / 2] ^= 0x5a;
+  for (const std::string& bad : {pack.substr(0, pack.size() - 7), corrupt, std::string("PACK")}) {
+    try {
+      Receive(bad, {now});
+      ADD_FAILURE() << "accepted a bad pack of " << bad.size() << " bytes";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kCorrupt) << e.what();
+    }
+    EXPECT_EQ(Packs(), before);
+  }
+  EXPECT_NE(Git(receiver_, "cat-file -t " + now).exit_code, 0);
+  ExpectFsckClean(receiver_);
+}
+
+TEST_F(ThinPackTest, PackWhoseBasesTheReceiverLacksIsRefused) {
+  auto [old, now] = OneFieldAhead(50);
+  // A receiver that never had `old`: a fresh repository of its own.
+  std::filesystem::remove_all(receiver_);
+  Store::Create(TestOptions(receiver_), StoreTestSchema());
+  try {
+    Receive(Pack(now, old), {now});
+    ADD_FAILURE() << "accepted a thin pack without its bases";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCorrupt) << e.what();
+  }
+}
+
+TEST_F(ThinPackTest, PackWithoutTheClaimedCommitIsRefused) {
+  auto [old, now] = OneFieldAhead(10);
+  std::string pack = Pack(now, old);
+  std::string elsewhere = std::string(40, 'b');
+  EXPECT_THROW(Receive(pack, {now, elsewhere}), Error);
+  EXPECT_THROW(Receive("", {elsewhere}), Error);
+}
+
+// ---- Peer messages and the tree ----
+
+TEST(PeerMessageTest, RoundTripsAndRefusesWhatCouldEscapeTheRepository) {
+  replica::PeerMessage m;
+  m.call = "push";
+  m.from = "0e6f-host";
+  m.heads = {{"0e6f-host", std::string(40, 'a')}};
+  m.pack = std::string("PACK\0\n\x01", 7);
+  replica::PeerMessage back = replica::DecodePeerMessage(replica::EncodePeerMessage(m));
+  EXPECT_EQ(back.call, m.call);
+  EXPECT_EQ(back.heads, m.heads);
+  EXPECT_EQ(back.pack, m.pack);
+  for (const char* bad : {
+           R"({"call":"push","from":"a","heads":{"../../x":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}})",
+           R"({"call":"push","from":"a","heads":{"b":"not an id"}})",
+           R"({"call":"push","from":"a/b"})", R"({"call":"rm","from":"a"})", R"([1,2])",
+           R"(no json)"}) {
+    EXPECT_THROW(replica::DecodePeerMessage(std::string(bad) + "\n"), Error) << bad;
+  }
+  EXPECT_THROW(replica::DecodePeerMessage(R"({"call":"push","from":"a"})"), Error);  // no newline
+}
+
+TEST(TopologyTest, SixtyFourHostsAreThreeLevelsAndChildrenReattachWhenAParentDies) {
+  std::vector<std::string> hosts;
+  for (int i = 0; i < 64; ++i) hosts.push_back("host-" + std::string(i < 10 ? "0" : "") + std::to_string(i));
+  auto depth = [&](const std::vector<std::string>& live, std::string h) {
+    int d = 0;
+    while (!(h = replica::LinksOf(live, h, 4).parent).empty()) ++d;
+    return d;
+  };
+  int deepest = 0;
+  for (const std::string& h : hosts) {
+    deepest = std::max(deepest, depth(hosts, h));
+    for (const std::string& c : replica::LinksOf(hosts, h, 4).children) {
+      EXPECT_EQ(replica::LinksOf(hosts, c, 4).parent, h);
+    }
+  }
+  EXPECT_EQ(deepest, 3);
+  // host-01 dies: its children find a live parent by the same rule.
+  std::vector<std::string> children = replica::LinksOf(hosts, "host-01", 4).children;
+  ASSERT_FALSE(children.empty());
+  std::vector<std::string> live = hosts;
+  live.erase(live.begin() + 1);
+  for (const std::string& c : children) {
+    std::string parent = replica::LinksOf(live, c, 4).parent;
+    EXPECT_NE(parent, "host-01");
+    EXPECT_FALSE(parent.empty());
+  }
+}
+
+}  // namespace
+}  // namespace xgdb::test
