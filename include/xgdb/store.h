@@ -190,6 +190,11 @@ class Store {
   // last master commit at or before it. Error(kInvalidArgument) if unknown.
   std::string Resolve(const std::string& rev) const;
   std::string Head() const;
+  // Master's head as master's image shows it: Head(), except while
+  // UpdateMaster has moved master but not yet put the new rows into the
+  // image (readers that pair a commit with the image, such as events, use
+  // this one).
+  std::string ServedHead() const;
   // The database as of a revision, built from that commit alone.
   std::unique_ptr<Database> LoadAt(const std::string& rev) const;
   // Commits reachable from `rev` through every parent (as `git log`), newest
@@ -246,11 +251,16 @@ class Store {
   void MoveRef(const std::string& ref, const std::string& id, const std::string& expected,
                const std::string& log_message);
   void DeleteRef(const std::string& ref);  // no-op when absent
-  // Puts a finished pack into objects/pack through the Env, under its name
-  // (pack-<name>.pack, .idx), where every reader finds it; the repacker
-  // keeps the pack count bounded. The caller verified it (libgit2's indexer
-  // does: every object's id, and that what it refers to exists).
-  void InstallPack(const std::string& name, const std::string& pack, const std::string& idx);
+  // A git object by content: `type` as git's pack format numbers it
+  // (1 commit, 2 tree, 3 blob) and its bytes.
+  struct RawObject {
+    int type = 3;
+    std::string data;
+  };
+  // Writes objects (the caller checked them: replica/thin_pack.h) as one
+  // pack, as a commit's objects are written; the repacker keeps the pack
+  // count bounded. Returns their ids (40 hex) in order. Error(kIo).
+  std::vector<std::string> AddObjects(const std::vector<RawObject>& objects);
   // The refs whose names start with `prefix`, sorted.
   std::vector<std::string> ListRefs(const std::string& prefix) const;
   // Writes (moves no ref) one commit on `parent` whose tree is the parent's

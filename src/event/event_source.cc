@@ -29,7 +29,9 @@ EventSource::EventSource(Store& store, size_t max_stream_log)
 }
 
 Position EventSource::Refresh() {
-  std::string head = store_.Head();
+  // Not Head(): snapshots come from the image, which takes a merge's rows
+  // only after master moved.
+  std::string head = store_.ServedHead();
   Position p;
   {
     std::lock_guard<std::mutex> lock(head_mu_);

@@ -57,25 +57,6 @@ std::string Quote(const std::string& value) {
   return "'" + value.substr(0, kMax) + "...'";
 }
 
-// Parsed schemas by meta/ tree id: a 5.909 schema is 340 KB of JSON, and a
-// pool merges many branches of the same schema.
-std::shared_ptr<const Schema> SchemaOf(git_repository* repo, const git_tree* root) {
-  static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<const Schema>> cache;
-  const git_tree_entry* meta = git_tree_entry_byname(root, "meta");
-  std::string key = meta ? OidHex(*git_tree_entry_id(meta)) : "";
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
-  }
-  std::shared_ptr<const Schema> schema = ReadMeta(repo, root);
-  std::lock_guard<std::mutex> lock(mu);
-  if (cache.size() >= 16) cache.clear();
-  cache[key] = schema;
-  return schema;
-}
-
 class Merger {
  public:
   Merger(git_repository* repo, const TreeMergeOptions& options, TreeMergeResult* out)
@@ -90,7 +71,7 @@ class Merger {
     // Names are decoded with the schema the merged meta/ will hold.
     const git_tree_entry* bm = git_tree_entry_byname(b.get(), "meta");
     const git_tree_entry* om = git_tree_entry_byname(o.get(), "meta");
-    schema_ = SchemaOf(reader_.repo(), Same(bm, om) ? t.get() : o.get());
+    schema_ = ReadMetaCached(reader_.repo(), Same(bm, om) ? t.get() : o.get());
     out_->schema = schema_;
     auto merged = MergeDir(
         b.get(), o.get(), t.get(),

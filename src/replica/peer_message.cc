@@ -47,6 +47,8 @@ std::string EncodePeerMessage(const PeerMessage& m) {
   header["from"] = m.from;
   header["heads"] = m.heads;
   if (!m.master.empty()) header["master"] = m.master;
+  if (!m.digest.empty()) header["digest"] = m.digest;
+  if (m.partial) header["partial"] = true;
   if (!m.error.empty()) header["error"] = {{"kind", m.error_kind}, {"message", m.error}};
   return header.dump() + "\n" + m.pack;
 }
@@ -63,6 +65,12 @@ PeerMessage DecodePeerMessage(std::string_view bytes) {
   if (!IsHostUuid(m.from)) Bad("from is not a host uuid");
   m.master = Text(header, "master");
   if (!m.master.empty() && !IsCommitId(m.master)) Bad("master is not a commit id");
+  m.digest = Text(header, "digest");
+  if (!m.digest.empty() && !IsCommitId(m.digest)) Bad("digest is not 40 hex digits");
+  if (auto partial = header.find("partial"); partial != header.end()) {
+    if (!partial->is_boolean()) Bad("partial is not a boolean");
+    m.partial = partial->get<bool>();
+  }
   if (auto heads = header.find("heads"); heads != header.end()) {
     if (!heads->is_object()) Bad("heads is not an object");
     for (const auto& [host, head] : heads->items()) {

@@ -1,7 +1,8 @@
 // The messages peers exchange (proto/peer.md): a JSON header line, then
 // the bytes of a pack (possibly none).
 //
-//   {"call":"push","from":"<uuid>","heads":{"<uuid>":"<40 hex>",...},"master":"<40 hex>"}\n<pack>
+//   {"call":"push","from":"<uuid>","heads":{"<uuid>":"<40 hex>",...},"master":"<40 hex>",
+//    "digest":"<40 hex>","partial":true}\n<pack>
 //
 // Calls: "push" (here are my heads and a pack of what you lack; answer your
 // heads) and "fetch" (here are my heads; answer yours and a pack of what I
@@ -21,6 +22,11 @@ struct PeerMessage {
   std::string from;    // the sender's host uuid
   Heads heads;         // the sender's refs/hosts/*
   std::string master;  // the sender's master ("" when unknown)
+  std::string digest;  // HeadsDigest of the sender's whole set of heads
+  // Requests: `heads` holds only what changed since the receiver's last
+  // answer. Answers: the receiver holds exactly the request's heads (same
+  // digest) and lists none.
+  bool partial = false;
   std::string error_kind, error;  // a refused call's answer
   std::string pack;    // a pack (thin_pack.h), or ""
 };

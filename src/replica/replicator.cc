@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "replica/peer_message.h"
+#include "store/sha1.h"
 #include "replica/thin_pack.h"
 #include "replica/topology.h"
 #include "server/client.h"
@@ -35,6 +36,25 @@ int64_t NowMs() {
 std::string HostRefOf(const std::string& uuid) { return std::string(store::kHostRefPrefix) + uuid; }
 
 }  // namespace
+
+std::string HeadsDigest(const Heads& heads) {
+  store::Sha1 sum;
+  for (const auto& [host, head] : heads) {
+    sum.Update(host);
+    sum.Update(" ");
+    sum.Update(head);
+    sum.Update("\n");
+  }
+  unsigned char digest[20];
+  sum.Final(digest);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
 
 PeerAddress ParsePeerAddress(const std::string& spec) {
   auto bad = [&](const std::string& why) -> PeerAddress {
@@ -225,10 +245,18 @@ void Replicator::PeerLoop(Peer& p) {
     // Neighbours every keepalive (liveness and pushes); others when
     // anti-entropy picks them, or, when down, as a probe.
     if (!exchange && !IsNeighbour(p.address.uuid) && !wake) continue;
-    bool was_down;
+    bool was_down, quiet;
     {
       std::lock_guard<std::mutex> lock(p.mu);
       was_down = p.down;
+      // Nothing to tell a neighbour that holds our heads (it may be the one
+      // they came from) until its keepalive is due.
+      quiet = p.known && NowMs() - p.last_call_ms < options_.keepalive_ms;
+    }
+    if (quiet && !exchange) {
+      Heads mine = LocalHeads();
+      std::lock_guard<std::mutex> lock(p.mu);
+      if (p.heads == mine) continue;
     }
     try {
       Sync(p);
@@ -329,12 +357,17 @@ std::string Replicator::Pack(const std::vector<std::string>& wants, const Heads&
   return BuildThinPack(repo_.get(), wants, haves);
 }
 
+PeerMessage Replicator::Exchange(Peer& p, const PeerMessage& request) {
+  PeerMessage answer = DecodePeerMessage(Call(p, EncodePeerMessage(request)));
+  if (!answer.error.empty()) {
+    throw Error(ErrorKind::kIo,
+                "peer " + p.address.uuid + " refused our " + request.call + ": " + answer.error);
+  }
+  return answer;
+}
+
 void Replicator::Sync(Peer& p) {
-  PeerMessage push;
-  push.call = "push";
-  push.from = options_.host_uuid;
-  push.heads = LocalHeads();
-  push.master = store_.Head();
+  Heads mine = LocalHeads();
   bool known;
   Heads theirs;
   std::string their_master;
@@ -344,26 +377,28 @@ void Replicator::Sync(Peer& p) {
     theirs = p.heads;
     their_master = p.master;
   }
-  // Unknown heads (first contact, or after it was down): ask first, so the
-  // pack holds only what it lacks.
-  bool behind = false;
-  std::vector<std::string> wants = known ? Ahead(push.heads, theirs, &behind)
-                                         : std::vector<std::string>{};
-  push.pack = Pack(wants, theirs, their_master);
-  PeerMessage answer = DecodePeerMessage(Call(p, EncodePeerMessage(push)));
-  if (!answer.error.empty()) {
-    throw Error(ErrorKind::kIo, "peer " + p.address.uuid + " refused our push: " + answer.error);
+  PeerMessage push;
+  push.call = "push";
+  push.from = options_.host_uuid;
+  push.master = store_.Head();
+  push.digest = HeadsDigest(mine);
+  // What the peer holds is known: send only the heads that differ from it
+  // (usually one), else all of them. A first contact carries no pack, so
+  // that the next one holds only what the peer lacks.
+  push.partial = known;
+  for (const auto& [host, head] : mine) {
+    auto it = theirs.find(host);
+    if (!known || it == theirs.end() || it->second != head) push.heads[host] = head;
   }
-  Learn(p, answer, !push.pack.empty());
-  wants = Ahead(push.heads, answer.heads, &behind);
-  if (!wants.empty() && !known) {  // now it knows what to send
-    push.pack = Pack(wants, answer.heads, answer.master);
-    answer = DecodePeerMessage(Call(p, EncodePeerMessage(push)));
-    if (!answer.error.empty()) {
-      throw Error(ErrorKind::kIo, "peer " + p.address.uuid + " refused our push: " + answer.error);
-    }
-    Learn(p, answer, true);
-    Ahead(push.heads, answer.heads, &behind);
+  bool behind = false;
+  std::vector<std::string> wants = known ? Ahead(mine, theirs, &behind) : std::vector<std::string>{};
+  push.pack = Pack(wants, theirs, their_master);
+  theirs = Learn(p, Exchange(p, push), mine, !push.pack.empty());
+  wants = Ahead(mine, theirs, &behind);
+  if (!wants.empty() && push.pack.empty()) {  // now it is known what to send
+    push.pack = Pack(wants, theirs, p.master);
+    theirs = Learn(p, Exchange(p, push), mine, true);
+    Ahead(mine, theirs, &behind);
   }
   if (!behind) return;
   PeerMessage fetch;
@@ -371,35 +406,36 @@ void Replicator::Sync(Peer& p) {
   fetch.from = options_.host_uuid;
   fetch.heads = LocalHeads();
   fetch.master = store_.Head();
-  PeerMessage got = DecodePeerMessage(Call(p, EncodePeerMessage(fetch)));
-  if (!got.error.empty()) {
-    throw Error(ErrorKind::kIo, "peer " + p.address.uuid + " refused our fetch: " + got.error);
-  }
+  fetch.digest = HeadsDigest(fetch.heads);
+  PeerMessage got = Exchange(p, fetch);
   if (!got.pack.empty()) {
     std::lock_guard<std::mutex> lock(p.mu);
     ++p.packs_in;
   }
   std::vector<std::string> missing;
   Apply(p.address.uuid, got.heads, got.pack, &missing);
-  Learn(p, got, false);
+  Learn(p, got, fetch.heads, false);
 }
 
-void Replicator::Learn(Peer& p, const PeerMessage& answer, bool sent_pack) {
+Heads Replicator::Learn(Peer& p, const PeerMessage& answer, const Heads& sent, bool sent_pack) {
+  // An answer without heads means "I hold what you sent" (equal digests).
+  Heads theirs = answer.partial ? sent : answer.heads;
   Heads mine = LocalHeads();
   std::lock_guard<std::mutex> lock(p.mu);
   p.known = true;
-  p.heads = answer.heads;
+  p.heads = theirs;
   p.master = answer.master;
   p.misses = 0;
   p.down = false;
   p.last_error.clear();
   p.last_ok_ms = NowMs();
   if (sent_pack) ++p.packs_out;
-  if (answer.heads != mine) {
+  if (theirs != mine) {
     p.in_sync_since_ms = 0;
   } else if (p.in_sync_since_ms == 0) {
     p.in_sync_since_ms = p.last_ok_ms;
   }
+  return theirs;
 }
 
 bool Replicator::Apply(const std::string& from, const Heads& heads, const std::string& pack,
@@ -484,11 +520,16 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
       std::vector<std::string> missing;
       Apply(request.from, request.heads, request.pack, &missing);
     }
-    answer.heads = LocalHeads();
+    Heads mine = LocalHeads();
     answer.master = store_.Head();
+    answer.digest = HeadsDigest(mine);
+    // Equal digests: both hold the same heads; the answer need not list them.
+    bool same = answer.digest == request.digest;
+    answer.partial = same;
+    if (!same) answer.heads = mine;
     if (request.call == "fetch") {
       bool behind = false;
-      std::vector<std::string> wants = Ahead(answer.heads, request.heads, &behind);
+      std::vector<std::string> wants = Ahead(mine, request.heads, &behind);
       answer.pack = Pack(wants, request.heads, request.master);
     }
     if (p != nullptr) {  // what it holds now: our next push to it is exact
@@ -496,8 +537,10 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
       {
         std::lock_guard<std::mutex> lock(p->mu);
         was_down = p->down;
-        p->known = true;
-        p->heads = request.heads;
+        // A partial push names only what changed: its whole set is known
+        // only when it equals ours.
+        p->known = !request.partial || same;
+        p->heads = request.partial ? mine : request.heads;
         p->master = request.master;
         p->misses = 0;
         p->down = false;

@@ -47,6 +47,10 @@ struct PeerAddress {
   uint16_t port = 0;    // its daemon's TCP port
 };
 
+// SHA-1 over the sorted "uuid head" lines: two hosts compare their heads
+// by this alone when nothing changed (keepalives stay small at 64 hosts).
+std::string HeadsDigest(const Heads& heads);
+
 // "UUID=ADDRESS:PORT" (IPv6: "UUID=[ADDR]:PORT"). Error(kInvalidArgument).
 PeerAddress ParsePeerAddress(const std::string& spec);
 
@@ -92,8 +96,11 @@ class Replicator {
   void PeerLoop(Peer& peer);
   void Sync(Peer& peer);
   std::string Call(Peer& peer, const std::string& body);
-  // Records what a peer answered: its heads, and that it lives.
-  void Learn(Peer& peer, const PeerMessage& answer, bool sent_pack);
+  // Sends `request`, throws the peer's refusal as Error(kIo).
+  PeerMessage Exchange(Peer& peer, const PeerMessage& request);
+  // Records what a peer answered (its heads: `sent` when the answer says
+  // it holds the same) and that it lives. Returns its heads.
+  Heads Learn(Peer& peer, const PeerMessage& answer, const Heads& sent, bool sent_pack);
   bool HaveCommit(const std::string& hex);  // git_mu_ held
   Heads LocalHeads();
   // Installs `pack` and fast-forwards the refs of `heads` that it (or the

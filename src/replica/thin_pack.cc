@@ -3,15 +3,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <atomic>
-#include <filesystem>
-#include <fstream>
+#include <map>
+#include <memory>
 #include <set>
-#include <sstream>
 
 #include "store/git_ptr.h"
 #include "store/pack_writer.h"
-#include "store/repack.h"
 #include "store/sha1.h"
 #include "xgdb/error.h"
 #include "xgdb/store.h"
@@ -19,7 +16,6 @@
 namespace xgdb::replica {
 
 using namespace store;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -99,6 +95,10 @@ std::string Deflate(std::string_view data) {
   return out;
 }
 
+std::string_view Data(const OdbObjectPtr& o) {
+  return {static_cast<const char*>(git_odb_object_data(o.get())), git_odb_object_size(o.get())};
+}
+
 std::string Key(const git_oid& id) { return std::string(reinterpret_cast<const char*>(id.id), 20); }
 
 class Packer {
@@ -149,10 +149,6 @@ class Packer {
     git_odb_object* raw = nullptr;
     Check(git_odb_read(&raw, odb_.get(), &id), "reading object " + OidHex(id), ErrorKind::kCorrupt);
     return OdbObjectPtr(raw);
-  }
-
-  static std::string_view Data(const OdbObjectPtr& o) {
-    return {static_cast<const char*>(git_odb_object_data(o.get())), git_odb_object_size(o.get())};
   }
 
   void AddWhole(const git_oid& id) {
@@ -233,24 +229,148 @@ git_oid ParseId(const std::string& hex) {
   return id;
 }
 
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (!in) throw Error(ErrorKind::kIo, "cannot read " + path);
-  return s.str();
+// ---- Reading a pack (gitformat-pack) without libgit2's indexer: peers'
+// packs are small, and the indexer's scratch files cost more than the rest.
+
+[[noreturn]] void Refuse(const std::string& why) {
+  throw Error(ErrorKind::kCorrupt, "refused a pack: " + why);
 }
 
-// Removes a scratch directory however the receiving ends, and its parent
-// once no other receiving uses it.
-struct ScratchDir {
-  std::string path;
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-    fs::remove(fs::path(path).parent_path(), ec);  // fails while not empty
+constexpr uint64_t kMaxObjectBytes = uint64_t{64} << 20;
+constexpr uint64_t kMaxPackObjects = uint64_t{1} << 22;
+
+uint64_t GetVarint(std::string_view& in) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (in.empty()) Refuse("a delta ends early");
+    unsigned char c = static_cast<unsigned char>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<uint64_t>(c & 0x7f) << shift;
+    if (!(c & 0x80)) return v;
   }
+  Refuse("a delta size does not end");
+}
+
+std::string ApplyDelta(std::string_view base, std::string_view delta) {
+  if (GetVarint(delta) != base.size()) Refuse("a delta is for a base of another size");
+  uint64_t size = GetVarint(delta);
+  if (size > kMaxObjectBytes) Refuse("a delta makes an object over 64 MiB");
+  std::string out;
+  out.reserve(size);
+  while (!delta.empty()) {
+    unsigned char op = static_cast<unsigned char>(delta.front());
+    delta.remove_prefix(1);
+    if (op & 0x80) {
+      uint64_t offset = 0, length = 0;
+      for (int i = 0; i < 7; ++i) {
+        if (!(op & (1 << i))) continue;
+        if (delta.empty()) Refuse("a delta's copy ends early");
+        uint64_t b = static_cast<unsigned char>(delta.front());
+        delta.remove_prefix(1);
+        if (i < 4) {
+          offset |= b << (8 * i);
+        } else {
+          length |= b << (8 * (i - 4));
+        }
+      }
+      if (length == 0) length = 0x10000;
+      if (offset + length > base.size()) Refuse("a delta copies past its base");
+      out.append(base.substr(offset, length));
+    } else if (op != 0) {
+      if (delta.size() < op) Refuse("a delta's insert ends early");
+      out.append(delta.substr(0, op));
+      delta.remove_prefix(op);
+    } else {
+      Refuse("a delta holds the reserved op 0");
+    }
+    if (out.size() > size) Refuse("a delta makes more than it says");
+  }
+  if (out.size() != size) Refuse("a delta makes less than it says");
+  return out;
+}
+
+// Inflates one zlib stream of exactly `size` bytes from the front of `in`;
+// `used` gets the compressed length.
+std::string Inflate(std::string_view in, uint64_t size, size_t* used) {
+  if (size > kMaxObjectBytes) Refuse("an object over 64 MiB");
+  std::string out(size, '\0');
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) throw Error(ErrorKind::kIo, "zlib: cannot start inflating");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(std::min<size_t>(in.size(), UINT32_MAX));
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(size);
+  int rc = inflate(&z, Z_FINISH);
+  if (rc == Z_BUF_ERROR && z.avail_out == 0 && size == 0) rc = inflate(&z, Z_FINISH);
+  bool ok = rc == Z_STREAM_END && z.total_out == size;
+  *used = z.total_in;
+  inflateEnd(&z);
+  if (!ok) Refuse("an object does not inflate to its size");
+  return out;
+}
+
+struct Received {
+  git_object_t type;
+  std::string data;
+  const std::string* base = nullptr;  // a delta's base bytes (trees: known entries)
 };
+
+// The ids a tree names, refusing entries git itself would refuse: names
+// that are empty, ".", "..", ".git" in any case, or hold '/'; unknown modes.
+std::vector<std::pair<std::string, bool>> TreeEntries(std::string_view data) {
+  std::vector<std::pair<std::string, bool>> out;  // (raw id, is a tree)
+  while (!data.empty()) {
+    size_t space = data.find(' ');
+    size_t nul = data.find('\0');
+    if (space == std::string_view::npos || nul == std::string_view::npos || nul < space ||
+        data.size() < nul + 21) {
+      Refuse("a tree entry is malformed");
+    }
+    std::string_view mode = data.substr(0, space), name = data.substr(space + 1, nul - space - 1);
+    std::string lower(name);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name.empty() || name == "." || name == ".." || lower == ".git" ||
+        name.find('/') != std::string_view::npos) {
+      Refuse("a tree names '" + std::string(name.substr(0, 80)) + "'");
+    }
+    bool tree = mode == "40000";
+    if (!tree && mode != "100644" && mode != "100755" && mode != "120000") {
+      Refuse("a tree entry has mode " + std::string(mode.substr(0, 10)));
+    }
+    out.emplace_back(std::string(data.substr(nul + 1, 20)), tree);
+    data.remove_prefix(nul + 21);
+  }
+  return out;
+}
+
+// The ids a commit names (tree, parents), as raw ids.
+std::vector<std::string> CommitLinks(std::string_view data) {
+  std::vector<std::string> out;
+  bool first = true;
+  while (!data.empty()) {
+    size_t eol = data.find('\n');
+    if (eol == std::string_view::npos || eol == 0) break;  // the message follows a blank line
+    std::string_view line = data.substr(0, eol);
+    data.remove_prefix(eol + 1);
+    std::string_view hex;
+    if (first) {
+      if (line.substr(0, 5) != "tree ") Refuse("a commit does not start with its tree");
+      hex = line.substr(5);
+    } else if (line.substr(0, 7) == "parent ") {
+      hex = line.substr(7);
+    } else {
+      continue;
+    }
+    first = false;
+    git_oid id;
+    if (hex.size() != 40 || git_oid_fromstrn(&id, hex.data(), 40) != 0) {
+      Refuse("a commit names a malformed id");
+    }
+    out.push_back(Key(id));
+  }
+  if (first) Refuse("a commit has no tree");
+  return out;
+}
 
 }  // namespace
 
@@ -280,46 +400,137 @@ void ReceivePack(Store& store, git_repository* repo, const std::string& pack,
   git_odb* raw_odb = nullptr;
   Check(git_repository_odb(&raw_odb, repo), "opening the object database");
   OdbPtr odb(raw_odb);
-  std::set<std::string> in_pack;
+  auto in_odb = [&](const std::string& key) {
+    git_oid id;
+    git_oid_fromraw(&id, reinterpret_cast<const unsigned char*>(key.data()));
+    return git_odb_exists(odb.get(), &id) == 1;
+  };
+  std::map<std::string, Received> got;  // by raw id
+  std::vector<std::unique_ptr<std::string>> here;  // delta bases read from our objects
+  std::vector<std::string> order;
   if (!pack.empty()) {
-    static std::atomic<uint64_t> counter{0};
-    ScratchDir scratch{store.path() + "/xgdb-incoming/" + std::to_string(getpid()) + "-" +
-                       std::to_string(++counter)};
-    std::error_code ec;
-    fs::create_directories(scratch.path, ec);
-    if (ec) throw Error(ErrorKind::kIo, "cannot create " + scratch.path + ": " + ec.message());
-    git_indexer_options options = GIT_INDEXER_OPTIONS_INIT;
-    options.verify = 1;  // everything an object names must exist
-    git_indexer* raw_indexer = nullptr;
-    Check(git_indexer_new(&raw_indexer, scratch.path.c_str(), 0, odb.get(), &options),
-          "starting the indexer");
-    std::unique_ptr<git_indexer, decltype(&git_indexer_free)> indexer(raw_indexer,
-                                                                       git_indexer_free);
-    git_indexer_progress progress{};
-    if (git_indexer_append(indexer.get(), pack.data(), pack.size(), &progress) != 0 ||
-        git_indexer_commit(indexer.get(), &progress) != 0) {
-      const git_error* e = git_error_last();
-      throw Error(ErrorKind::kCorrupt,
-                  std::string("refused a pack: ") + (e && e->message ? e->message : "invalid"));
+    std::string_view bytes(pack);
+    if (bytes.size() < 32 || bytes.substr(0, 4) != "PACK") Refuse("not a pack");
+    Sha1 sum;
+    sum.Update(bytes.substr(0, bytes.size() - 20));
+    unsigned char digest[20];
+    sum.Final(digest);
+    if (bytes.substr(bytes.size() - 20) != std::string_view(reinterpret_cast<char*>(digest), 20)) {
+      Refuse("its checksum does not match (truncated or damaged)");
     }
-    std::string name = git_indexer_name(indexer.get());
-    std::string base = scratch.path + "/pack-" + name;
-    for (const git_oid& id : ReadPackIndex(base + ".idx")) in_pack.insert(OidHex(id));
-    for (const std::string& commit : required) {
-      git_oid id = ParseId(commit);
-      if (!in_pack.count(commit) && git_odb_exists(odb.get(), &id) != 1) {
-        throw Error(ErrorKind::kCorrupt, "refused a pack: it lacks commit " + commit);
+    auto be32 = [&](size_t at) {
+      uint32_t v = 0;
+      for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+      return v;
+    };
+    if (be32(4) != 2 && be32(4) != 3) Refuse("pack version " + std::to_string(be32(4)));
+    uint32_t count = be32(8);
+    if (count > kMaxPackObjects) Refuse("too many objects");
+    std::string_view body = bytes.substr(12, bytes.size() - 32);
+    std::vector<std::pair<std::string, std::string>> deltas;  // (base raw id, delta)
+    auto add = [&](git_object_t type, std::string data, const std::string* base) {
+      git_oid id;
+      Check(git_odb_hash(&id, data.data(), data.size(), type), "hashing an object");
+      std::string key = Key(id);
+      if (got.emplace(key, Received{type, std::move(data), base}).second) order.push_back(key);
+    };
+    for (uint32_t n = 0; n < count; ++n) {
+      if (body.empty()) Refuse("it holds fewer objects than it says");
+      unsigned char c = static_cast<unsigned char>(body.front());
+      body.remove_prefix(1);
+      int type = (c >> 4) & 7;
+      uint64_t size = c & 15;
+      for (int shift = 4; c & 0x80; shift += 7) {
+        if (body.empty() || shift > 60) Refuse("an object header is malformed");
+        c = static_cast<unsigned char>(body.front());
+        body.remove_prefix(1);
+        size |= static_cast<uint64_t>(c & 0x7f) << shift;
+      }
+      std::string base;
+      if (type == GIT_OBJECT_REF_DELTA) {
+        if (body.size() < 20) Refuse("a delta lacks its base");
+        base = std::string(body.substr(0, 20));
+        body.remove_prefix(20);
+      } else if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_BLOB) {
+        Refuse("object type " + std::to_string(type) + " is not sent between peers");
+      }
+      size_t used = 0;
+      std::string data = Inflate(body, size, &used);
+      body.remove_prefix(used);
+      if (type == GIT_OBJECT_REF_DELTA) {
+        deltas.emplace_back(std::move(base), std::move(data));
+      } else {
+        add(static_cast<git_object_t>(type), std::move(data), nullptr);
       }
     }
-    store.InstallPack(name, ReadWholeFile(base + ".pack"), ReadWholeFile(base + ".idx"));
-    return;
+    if (!body.empty()) Refuse("bytes after its last object");
+    // Deltas in any order: each against an object of this pack or ours.
+    while (!deltas.empty()) {
+      size_t before = deltas.size();
+      for (auto it = deltas.begin(); it != deltas.end();) {
+        const std::string* base = nullptr;
+        git_object_t base_type = GIT_OBJECT_INVALID;
+        if (auto g = got.find(it->first); g != got.end()) {
+          base = &g->second.data;
+          base_type = g->second.type;
+        } else {
+          git_oid id;
+          git_oid_fromraw(&id, reinterpret_cast<const unsigned char*>(it->first.data()));
+          git_odb_object* o = nullptr;
+          if (git_odb_read(&o, odb.get(), &id) == 0) {
+            OdbObjectPtr held(o);
+            here.push_back(std::make_unique<std::string>(Data(held)));
+            base = here.back().get();
+            base_type = git_odb_object_type(held.get());
+          }
+        }
+        if (base == nullptr) {
+          ++it;
+          continue;
+        }
+        add(base_type, ApplyDelta(*base, it->second), base);
+        it = deltas.erase(it);
+      }
+      if (deltas.size() == before) {
+        git_oid id;
+        git_oid_fromraw(&id, reinterpret_cast<const unsigned char*>(deltas.front().first.data()));
+        Refuse("the base " + OidHex(id) + " of a delta is neither in it nor here");
+      }
+    }
+  }
+  // Everything an object names must be in the pack or here; what a tree
+  // shares with the version it was a delta against is here already.
+  auto present = [&](const std::string& key) { return got.count(key) || in_odb(key); };
+  for (const std::string& key : order) {
+    const Received& r = got.at(key);
+    if (r.type == GIT_OBJECT_TREE) {
+      std::set<std::string> known;
+      if (r.base != nullptr) {
+        for (auto& [id, tree] : TreeEntries(*r.base)) known.insert(id);
+      }
+      for (auto& [id, tree] : TreeEntries(r.data)) {
+        if (!known.count(id) && !present(id)) Refuse("a tree names a missing object");
+      }
+    } else if (r.type == GIT_OBJECT_COMMIT) {
+      for (const std::string& id : CommitLinks(r.data)) {
+        if (!present(id)) Refuse("a commit names a missing object");
+      }
+    }
   }
   for (const std::string& commit : required) {
     git_oid id = ParseId(commit);
-    if (git_odb_exists(odb.get(), &id) != 1) {
-      throw Error(ErrorKind::kCorrupt, "missing commit " + commit + " (no pack was sent)");
+    if (!present(Key(id))) {
+      throw Error(ErrorKind::kCorrupt, "refused a pack: it lacks commit " + commit);
     }
   }
+  if (order.empty()) return;
+  std::vector<Store::RawObject> objects;
+  objects.reserve(order.size());
+  for (const std::string& key : order) {
+    Received& r = got.at(key);
+    objects.push_back({static_cast<int>(r.type), std::move(r.data)});
+  }
+  store.AddObjects(objects);
 }
 
 }  // namespace xgdb::replica

@@ -6,9 +6,11 @@
 // walk of the repository. A tree that changed is sent as a delta against its
 // previous version at that path (git's REF_DELTA), which the receiver holds:
 // a "thin" pack, a few hundred bytes for a single-field change where the
-// whole trees would be ~10 KB. The receiver's libgit2 indexer completes it
-// from its own objects, checks every object's id and that everything an
-// object names exists, before anything is installed.
+// whole trees would be ~10 KB. The receiver reads it in memory (no scratch
+// files: libgit2's indexer would create several per pack), resolves the
+// deltas against its own objects, hashes every object, checks that trees
+// name nothing git would refuse and that everything an object names exists,
+// and only then writes the objects as one pack of its own.
 #ifndef XGDB_REPLICA_THIN_PACK_H_
 #define XGDB_REPLICA_THIN_PACK_H_
 
@@ -33,12 +35,11 @@ struct PackStats {
 std::string BuildThinPack(git_repository* repo, const std::vector<std::string>& wants,
                           const std::vector<std::string>& haves, PackStats* stats = nullptr);
 
-// Indexes `pack` in a scratch directory under the repository with libgit2's
-// indexer (thin bases from `repo`, every object verified and its references
-// checked present), checks that every commit of `required` is in it or in
-// `repo`, and installs it (Store::InstallPack). Error(kCorrupt) naming what
-// is wrong for a truncated, corrupt or incomplete pack: nothing is
-// installed, the scratch files are removed.
+// Checks `pack` as above (delta bases and named objects from `repo`, a
+// handle on the store's repository), and that every commit of `required` is
+// in it or in `repo`, then writes its objects (Store::AddObjects).
+// Error(kCorrupt) naming what is wrong for a truncated, corrupt, lying or
+// incomplete pack: nothing is written.
 void ReceivePack(Store& store, git_repository* repo, const std::string& pack,
                  const std::vector<std::string>& required);
 

@@ -107,21 +107,17 @@ void Store::DeleteRef(const std::string& ref) {
   store::DeleteRef(*impl_->env, impl_->options.path, ref, impl_->options.fsync);
 }
 
-void Store::InstallPack(const std::string& name, const std::string& pack,
-                        const std::string& idx) {
+std::vector<std::string> Store::AddObjects(const std::vector<RawObject>& objects) {
   RequireWritable();
-  {
-    std::lock_guard<std::mutex> lock(impl_->git_mu);
-    InstallPackFiles(*impl_->env, impl_->options.path, name, pack, idx, impl_->options.fsync,
-                     impl_->spares.get());
-    git_odb* odb = nullptr;
-    Check(git_repository_odb(&odb, impl_->repo.get()), "opening the object database");
-    int rc = git_odb_refresh(odb);
-    git_odb_free(odb);
-    Check(rc, "rereading objects/pack");
-  }
+  std::vector<std::string> ids;
+  WithRepository([&](git_repository*) {
+    for (const RawObject& o : objects) {
+      ids.push_back(OidHex(impl_->sink->Put(static_cast<git_object_t>(o.type), o.data)));
+    }
+  });
   if (impl_->repacker) impl_->repacker->Poke();
   impl_->WaitForRepacker();
+  return ids;
 }
 
 std::vector<std::string> Store::ListRefs(const std::string& prefix) const {

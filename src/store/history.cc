@@ -232,6 +232,14 @@ std::string Store::Head() const {
   return OidHex(id);
 }
 
+std::string Store::ServedHead() const {
+  {
+    std::lock_guard<std::mutex> lock(impl_->served_mu);
+    if (!impl_->served_head.empty()) return impl_->served_head;
+  }
+  return Head();  // nothing moved master since it was opened
+}
+
 std::unique_ptr<Database> Store::LoadAt(const std::string& rev) const {
   std::lock_guard<std::mutex> lock(impl_->git_mu);
   git_repository* repo = impl_->repo.get();
@@ -294,7 +302,7 @@ std::vector<FieldChange> Store::Diff(const std::string& from, const std::string&
   CommitPtr b = LookupCommit(repo, ResolveId(repo, to));
   TreePtr ta = CommitTree(a.get()), tb = CommitTree(b.get());
   RequireCurrentFormat(repo, ta.get());  // ReadMeta checks tb
-  std::shared_ptr<const Schema> schema = ReadMeta(repo, tb.get());
+  std::shared_ptr<const Schema> schema = ReadMetaCached(repo, tb.get());
   std::vector<FieldChange> out;
   Differ(repo, *schema, &out).Roots(ta.get(), tb.get());
   return out;

@@ -131,6 +131,23 @@ std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* roo
   }
 }
 
+std::shared_ptr<const Schema> ReadMetaCached(git_repository* repo, const git_tree* root) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const Schema>> cache;
+  const git_tree_entry* meta = git_tree_entry_byname(root, "meta");
+  std::string key = meta ? OidHex(*git_tree_entry_id(meta)) : "";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  std::shared_ptr<const Schema> schema = ReadMeta(repo, root);
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= 16) cache.clear();
+  cache[key] = schema;
+  return schema;
+}
+
 const Column* FindStoredColumn(const Table& table, const std::string& entry_name) {
   // Column names are plain identifiers, so this is nearly always a direct hit.
   auto decoded = DecodeName(entry_name);

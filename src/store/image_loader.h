@@ -35,6 +35,11 @@ int64_t ReadGenerationBase(git_repository* repo, const git_oid& meta_id);
 std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* root,
                                        Fanout* fanout = nullptr);
 
+// ReadMeta(repo, root) (the current format only) through a process-wide
+// cache keyed by meta/'s tree id: walks that run per commit (Diff, merges)
+// would otherwise parse the schema's JSON (340 KB for xapi 5.909) each time.
+std::shared_ptr<const Schema> ReadMetaCached(git_repository* repo, const git_tree* root);
+
 // The columns present in a row directory, in column order, as stored text
 // (sets and maps canonical, members in byte order of their raw names).
 struct RowContents {

@@ -44,6 +44,9 @@ struct Store::Impl {
   mutable std::mutex bg_mu;
   std::optional<Error> bg_error;
 
+  mutable std::mutex served_mu;
+  std::string served_head;  // the last head NotifyHead announced; "" before any
+
   std::mutex listeners_mu;
   std::map<int, std::function<void(const std::string&)>> head_listeners;
   int next_listener = 0;
