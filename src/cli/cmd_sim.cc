@@ -77,19 +77,28 @@ void Run(const std::vector<std::string>& argv, const std::string& log) {
   }
 }
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) close(fd);
-    throw Error(ErrorKind::kIo, "cannot find a free TCP port");
+// `n` distinct free ports on 127.0.0.1: all bound at once (so they differ
+// and no other sim takes them meanwhile), released for the daemons to bind.
+std::vector<uint16_t> FreePorts(size_t n) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (size_t i = 0; i < n; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      if (fd >= 0) close(fd);
+      for (int f : fds) close(f);
+      throw Error(ErrorKind::kIo, "cannot find a free TCP port");
+    }
+    fds.push_back(fd);
+    ports.push_back(ntohs(addr.sin_port));
   }
-  close(fd);
-  return ntohs(addr.sin_port);
+  for (int f : fds) close(f);
+  return ports;
 }
 
 bool Answers(const std::string& socket) {
@@ -165,43 +174,54 @@ int RunSim(const SimArgs& args) {
     out << "\n";
   }
   fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write, ec);
-  std::vector<std::string> peers;
   for (size_t i = 0; i < hosts.size(); ++i) {
     SimHost& h = hosts[i];
     h.dir = (dir / ("host" + std::to_string(i))).string();
     h.repo = h.dir + "/repo";
     h.socket = h.dir + "/xapi-gitdb.sock";
-    h.port = FreePort();
     fs::create_directories(h.dir, ec);
     fs::copy(base, h.repo, fs::copy_options::recursive, ec);
     if (ec) throw Error(ErrorKind::kIo, "cannot copy the repository: " + ec.message());
-    peers.push_back(h.uuid + "=127.0.0.1:" + std::to_string(h.port));
   }
-  for (SimHost& h : hosts) {
-    h.argv = {self, "--repo", h.repo, "serve", "--socket", h.socket, "--tcp",
-              "127.0.0.1:" + std::to_string(h.port), "--secret-file", secret, "--host-uuid",
-              h.uuid, "--host-ref", h.ref, "--fanout", std::to_string(args.fanout)};
-    if (args.no_fsync) h.argv.push_back("--no-fsync");
-    for (const std::string& p : peers) {
-      h.argv.push_back("--peer");
-      h.argv.push_back(p);
-    }
-    h.pid = Spawn(h.argv, h.dir + "/daemon.log");
-  }
-
   auto stop_all = [&] {
     for (SimHost& h : hosts) kill(h.pid, SIGTERM);
     for (SimHost& h : hosts) waitpid(h.pid, nullptr, 0);
   };
-  for (SimHost& h : hosts) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!Answers(h.socket)) {
-      if (std::chrono::steady_clock::now() > deadline || waitpid(h.pid, nullptr, WNOHANG) != 0) {
-        stop_all();
-        throw Error(ErrorKind::kIo, "the daemon of host " + h.uuid + " did not start; see " +
-                                        h.dir + "/daemon.log");
+  // A port may still be taken between its release and the daemon's bind
+  // (another program, a parallel sim): then the pool starts again on others.
+  for (int attempt = 1;; ++attempt) {
+    std::vector<uint16_t> ports = FreePorts(hosts.size());
+    std::vector<std::string> peers;
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      hosts[i].port = ports[i];
+      peers.push_back(hosts[i].uuid + "=127.0.0.1:" + std::to_string(ports[i]));
+    }
+    for (SimHost& h : hosts) {
+      h.argv = {self, "--repo", h.repo, "serve", "--socket", h.socket, "--tcp",
+                "127.0.0.1:" + std::to_string(h.port), "--secret-file", secret, "--host-uuid",
+                h.uuid, "--host-ref", h.ref, "--fanout", std::to_string(args.fanout)};
+      if (args.no_fsync) h.argv.push_back("--no-fsync");
+      for (const std::string& p : peers) {
+        h.argv.push_back("--peer");
+        h.argv.push_back(p);
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      h.pid = Spawn(h.argv, h.dir + "/daemon.log");
+    }
+    const SimHost* failed = nullptr;
+    for (SimHost& h : hosts) {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (failed == nullptr && !Answers(h.socket)) {
+        if (std::chrono::steady_clock::now() > deadline || waitpid(h.pid, nullptr, WNOHANG) != 0) {
+          failed = &h;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    if (failed == nullptr) break;
+    stop_all();
+    if (attempt == 3) {
+      throw Error(ErrorKind::kIo, "the daemon of host " + failed->uuid + " did not start; see " +
+                                      failed->dir + "/daemon.log");
     }
   }
   for (const SimHost& h : hosts) {

@@ -282,7 +282,18 @@ std::string Store::UpdateMaster(const std::function<MasterMove(const std::string
   const bool moves = !move.commit.empty() && move.commit != head;
   Database& image = db();
   if (!move.rows.empty()) image.CheckRows(move.rows);  // refuses before anything moves
+  struct ImageBehind {  // Store::ServedHead answers `head` until the rows are in
+    Store::Impl* impl;
+    ~ImageBehind() {
+      std::lock_guard<std::mutex> lock(impl->served_mu);
+      impl->image_behind_at.reset();
+    }
+  } image_behind{impl_.get()};
   if (moves) {
+    {
+      std::lock_guard<std::mutex> lock(impl_->served_mu);
+      impl_->image_behind_at = head;
+    }
     git_oid from = ParseOid(head), to = ParseOid(move.commit);
     std::lock_guard<std::mutex> commit_lock(impl_->commit_mu);
     std::lock_guard<std::mutex> git_lock(impl_->git_mu);
@@ -303,6 +314,10 @@ std::string Store::UpdateMaster(const std::function<MasterMove(const std::string
   // The new head holds the rows' stored columns already; what else they
   // changed is not stored. Nothing else was written meanwhile (the gate).
   image.TakeChanges();
+  {
+    std::lock_guard<std::mutex> lock(impl_->served_mu);
+    impl_->image_behind_at.reset();
+  }
   impl_->MarkDurable(image.Sequence());
   if (!moves) return head;
   impl_->NotifyHead(move.commit);

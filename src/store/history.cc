@@ -235,9 +235,9 @@ std::string Store::Head() const {
 std::string Store::ServedHead() const {
   {
     std::lock_guard<std::mutex> lock(impl_->served_mu);
-    if (!impl_->served_head.empty()) return impl_->served_head;
+    if (impl_->image_behind_at) return *impl_->image_behind_at;
   }
-  return Head();  // nothing moved master since it was opened
+  return Head();
 }
 
 std::unique_ptr<Database> Store::LoadAt(const std::string& rev) const {

@@ -82,15 +82,6 @@ void Store::Impl::EnsureHostRef() {
 }
 
 void Store::Impl::NotifyHead(const std::string& head) {
-  {
-    // A commit's late notice must not step the served head back over a
-    // move made meanwhile: only master's current head is served.
-    std::lock_guard<std::mutex> git_lock(git_mu);
-    bool found = false;
-    git_oid now = MasterId(&found);
-    std::lock_guard<std::mutex> lock(served_mu);
-    if (found && OidHex(now) == head) served_head = head;
-  }
   std::vector<std::function<void(const std::string&)>> fns;
   {
     std::lock_guard<std::mutex> lock(listeners_mu);

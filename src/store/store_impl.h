@@ -44,8 +44,10 @@ struct Store::Impl {
   mutable std::mutex bg_mu;
   std::optional<Error> bg_error;
 
+  // Set while UpdateMaster has moved master but its rows are not in the
+  // image yet: the head the image still equals (Store::ServedHead).
   mutable std::mutex served_mu;
-  std::string served_head;  // the last head NotifyHead announced; "" before any
+  std::optional<std::string> image_behind_at;
 
   std::mutex listeners_mu;
   std::map<int, std::function<void(const std::string&)>> head_listeners;
