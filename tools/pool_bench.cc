@@ -51,7 +51,7 @@ struct Host {
 };
 
 nlohmann::json Call(const std::string& socket, const std::string& path,
-                    const nlohmann::json& call, int timeout_ms = 10000) {
+                    const nlohmann::json& call, int timeout_ms = 60000) {
   server::Answer a =
       server::Connection::Unix(socket, timeout_ms).Call(path, call.dump(), "", false);
   return nlohmann::json::parse(a.body, nullptr, false);
@@ -187,7 +187,7 @@ class Arrivals {
           continue;
         }
         nlohmann::json call = {"Event_from",
-                               {{"classes", {"vm"}}, {"token", token}, {"timeout", 0.5}}};
+                               {{"classes", {"vm"}}, {"token", token}, {"timeout", 5.0}}};
         nlohmann::json r = Call(hosts_[i].socket, "/xapi_gitdb", call, 3000)[1];
         auto now = Clock::now();
         bool first = token.empty();
@@ -321,7 +321,7 @@ int Main(int argc, char** argv) {
       sent.push_back(write(random_live()));
     }
     for (auto& [value, t0] : sent) {
-      ph.everywhere.push_back(arrivals.Everywhere(value, t0, 20));
+      ph.everywhere.push_back(arrivals.Everywhere(value, t0, 60));
       if (ph.everywhere.back() < 0) {
         std::vector<double> t = arrivals.Times(value, t0);
         for (size_t i = 0; i < t.size(); ++i) {

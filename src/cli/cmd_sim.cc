@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     setpgid(0, 0);  // a Ctrl-C reaches sim, which stops the daemons in order
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // and a sim killed outright takes them along
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (fd >= 0) {
       dup2(fd, 1);

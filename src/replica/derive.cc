@@ -12,16 +12,8 @@ using namespace store;
 
 namespace {
 
-git_oid Parse(const std::string& hex) {
-  git_oid id;
-  if (hex.size() != GIT_OID_HEXSZ || git_oid_fromstr(&id, hex.c_str()) != 0) {
-    throw Error(ErrorKind::kInvalidArgument, "not a commit id: '" + hex + "'");
-  }
-  return id;
-}
-
 int64_t CommitTime(git_repository* repo, const std::string& hex) {
-  git_oid id = Parse(hex);
+  git_oid id = ParseOidHex(hex);
   git_commit* raw = nullptr;
   Check(git_commit_lookup(&raw, repo, &id), "reading commit " + hex, ErrorKind::kCorrupt);
   CommitPtr commit(raw);
@@ -32,7 +24,7 @@ int64_t CommitTime(git_repository* repo, const std::string& hex) {
 
 bool Contains(git_repository* repo, const std::string& descendant, const std::string& ancestor) {
   if (descendant == ancestor) return true;
-  git_oid d = Parse(descendant), a = Parse(ancestor);
+  git_oid d = ParseOidHex(descendant), a = ParseOidHex(ancestor);
   int rc = git_graph_descendant_of(repo, &d, &a);
   if (rc < 0) Check(rc, "comparing " + descendant + " with " + ancestor, ErrorKind::kCorrupt);
   return rc == 1;

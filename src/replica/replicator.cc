@@ -130,8 +130,16 @@ Replicator::Replicator(Store& store, ReplicatorOptions options)
 Replicator::~Replicator() { Stop(); }
 
 void Replicator::Start() {
+  {
+    std::lock_guard<std::mutex> lock(heads_mu_);
+    heads_ = ReadHeads();
+  }
+  // This host's ref moves with master: read it once per move.
+  head_listener_ = store_.AddHeadListener([this](const std::string&) {
+    SetHead(options_.host_uuid, store_.RefTarget(store_.HostRef()));
+    WakeNeighbours();
+  });
   DeriveNow();
-  head_listener_ = store_.AddHeadListener([this](const std::string&) { WakeNeighbours(); });
   for (auto& peer : peers_) {
     Peer* p = peer.get();
     p->thread = std::thread([this, p] { PeerLoop(*p); });
@@ -183,6 +191,16 @@ std::string Replicator::Secret() {
 }
 
 Heads Replicator::LocalHeads() {
+  std::lock_guard<std::mutex> lock(heads_mu_);
+  return heads_;
+}
+
+void Replicator::SetHead(const std::string& host, const std::string& head) {
+  std::lock_guard<std::mutex> lock(heads_mu_);
+  heads_[host] = head;
+}
+
+Heads Replicator::ReadHeads() {
   Heads heads;
   for (const std::string& ref : store_.ListRefs(store::kHostRefPrefix)) {
     std::string uuid = ref.substr(std::string(store::kHostRefPrefix).size());
@@ -421,6 +439,23 @@ Heads Replicator::Learn(Peer& p, const PeerMessage& answer, const Heads& sent, b
   // An answer without heads means "I hold what you sent" (equal digests).
   Heads theirs = answer.partial ? sent : answer.heads;
   Heads mine = LocalHeads();
+  Heads known;
+  {
+    std::lock_guard<std::mutex> lock(p.mu);
+    if (p.known) known = p.heads;
+  }
+  // Calls cross: an answer may predate what the peer told us since in its
+  // own call. What we know of it only moves forward.
+  {
+    std::lock_guard<std::mutex> lock(git_mu_);
+    for (auto& [host, head] : theirs) {
+      auto it = known.find(host);
+      if (it != known.end() && it->second != head && HaveCommit(it->second) &&
+          HaveCommit(head) && Contains(repo_.get(), it->second, head)) {
+        head = it->second;
+      }
+    }
+  }
   std::lock_guard<std::mutex> lock(p.mu);
   p.known = true;
   p.heads = theirs;
@@ -468,6 +503,7 @@ bool Replicator::Apply(const std::string& from, const Heads& heads, const std::s
       continue;
     }
     store_.MoveRef(ref, head, current, "replicate: from " + from);
+    SetHead(host, head);
     moved = true;
   }
   if (moved) DeriveNow();
@@ -480,7 +516,7 @@ void Replicator::DeriveNow() {
       store_.UpdateMaster([&](const std::string& head) {
         Store::MasterMove move;
         move.own = false;
-        Heads heads = LocalHeads();
+        Heads heads = ReadHeads();  // from the refs: the plan's own commit included
         DerivedMaster derived;
         store_.WithRepository(
             [&](git_repository* repo) { derived = DeriveMaster(repo, heads); });

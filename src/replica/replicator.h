@@ -102,7 +102,11 @@ class Replicator {
   // it holds the same) and that it lives. Returns its heads.
   Heads Learn(Peer& peer, const PeerMessage& answer, const Heads& sent, bool sent_pack);
   bool HaveCommit(const std::string& hex);  // git_mu_ held
+  // refs/hosts/* as cached (moved only by this replicator and, for this
+  // host, with master); ReadHeads reads them from the repository.
   Heads LocalHeads();
+  Heads ReadHeads();
+  void SetHead(const std::string& host, const std::string& head);
   // Installs `pack` and fast-forwards the refs of `heads` that it (or the
   // repository) completes. Returns whether a ref moved; `missing` gets the
   // heads it could not adopt for lack of objects.
@@ -126,6 +130,8 @@ class Replicator {
   store::RepoPtr repo_;      // the replicator's own handle (packs, ancestry)
   store::OdbPtr odb_;        // repo_'s
   std::mutex apply_mu_;      // one Apply at a time
+  std::mutex heads_mu_;
+  Heads heads_;
   std::vector<std::unique_ptr<Peer>> peers_;
   std::atomic<bool> stop_{false};
   std::mutex stop_mu_;

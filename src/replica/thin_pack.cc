@@ -221,14 +221,6 @@ class Packer {
   PackStats stats_;
 };
 
-git_oid ParseId(const std::string& hex) {
-  git_oid id;
-  if (hex.size() != GIT_OID_HEXSZ || git_oid_fromstr(&id, hex.c_str()) != 0) {
-    throw Error(ErrorKind::kInvalidArgument, "not a commit id: '" + hex + "'");
-  }
-  return id;
-}
-
 // ---- Reading a pack (gitformat-pack) without libgit2's indexer: peers'
 // packs are small, and the indexer's scratch files cost more than the rest.
 
@@ -383,11 +375,11 @@ std::string BuildThinPack(git_repository* repo, const std::vector<std::string>& 
   // Parents before children: a receiver can read the pack in order.
   git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
   for (const std::string& w : wants) {
-    git_oid id = ParseId(w);
+    git_oid id = ParseOidHex(w);
     Check(git_revwalk_push(walk.get(), &id), "walking from " + w, ErrorKind::kCorrupt);
   }
   for (const std::string& h : haves) {
-    git_oid id = ParseId(h);
+    git_oid id = ParseOidHex(h);
     if (packer.Exists(id)) git_revwalk_hide(walk.get(), &id);  // what we lack we cannot hide
   }
   git_oid next;
@@ -518,7 +510,7 @@ void ReceivePack(Store& store, git_repository* repo, const std::string& pack,
     }
   }
   for (const std::string& commit : required) {
-    git_oid id = ParseId(commit);
+    git_oid id = ParseOidHex(commit);
     if (!present(Key(id))) {
       throw Error(ErrorKind::kCorrupt, "refused a pack: it lacks commit " + commit);
     }

@@ -59,6 +59,15 @@ inline std::string OidHex(const git_oid& id) {
   return buf;
 }
 
+// The id of 40 hex digits; Error(kInvalidArgument) naming `hex` otherwise.
+inline git_oid ParseOidHex(const std::string& hex) {
+  git_oid id;
+  if (hex.size() != GIT_OID_HEXSZ || git_oid_fromstr(&id, hex.c_str()) != 0) {
+    throw Error(ErrorKind::kInvalidArgument, "not a commit id: '" + hex + "'");
+  }
+  return id;
+}
+
 // Makes sure git_libgit2_init() has run once in this process (never shut down:
 // other threads may still hold handles at exit).
 void EnsureLibgit2();

@@ -1,6 +1,7 @@
 #include "support/sim_pool.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ SimPool::SimPool(const std::string& dir, int hosts, const std::vector<std::strin
   std::fflush(stdout);
   sim_pid_ = fork();
   if (sim_pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // a test that dies takes its pool along
     dup2(out[1], 1);
     close(out[0]);
     close(out[1]);
