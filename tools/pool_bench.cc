@@ -188,7 +188,7 @@ class Arrivals {
         }
         nlohmann::json call = {"Event_from",
                                {{"classes", {"vm"}}, {"token", token}, {"timeout", 5.0}}};
-        nlohmann::json r = Call(hosts_[i].socket, "/xapi_gitdb", call, 3000)[1];
+        nlohmann::json r = Call(hosts_[i].socket, "/xapi_gitdb", call, 15000)[1];
         auto now = Clock::now();
         bool first = token.empty();
         token = r["token"];
