@@ -97,7 +97,12 @@ TEST_F(ReplicatorTest, ConcurrentWritesToOneFieldResolveTheSameWayEverywhere) {
       });
     }
     for (auto& t : writers) t.join();
-    ASSERT_TRUE(Eventually([&] { return pool.Converged(); }));
+    // Settled: every host reads the same one of this round's values.
+    ASSERT_TRUE(Eventually([&] {
+      std::string v = pool.ReadField(0, "pool", "name_label", ref);
+      return v.rfind("round " + std::to_string(round) + " ", 0) == 0 &&
+             AllRead(pool, All(pool), "pool", "name_label", ref, v) && pool.Converged();
+    }));
     listed = RunCli(pool.host(0).repo, "conflicts").output;
   }
   ASSERT_NE(listed.find("pool " + ref + " name_label kept"), std::string::npos) << listed;
@@ -188,6 +193,7 @@ TEST_F(ReplicatorTest, StoppedHostLosesNoWriteAndEveryRepositoryStaysClean) {
   ASSERT_TRUE(pool.ok());
   std::vector<std::string> vms = Refs(pool, "VM");
   ASSERT_GE(vms.size(), 5u);
+  ASSERT_TRUE(Eventually([&] { return pool.Converged(); }));  // every host has met every other
   // Host 1 writes and is frozen at once (its write may not even be
   // committed yet); the others keep writing meanwhile.
   pool.WriteField(1, "VM", vms[0], "name__description", "written just before SIGSTOP");
@@ -196,9 +202,34 @@ TEST_F(ReplicatorTest, StoppedHostLosesNoWriteAndEveryRepositoryStaysClean) {
   for (size_t i : others) {
     pool.WriteField(i, "VM", vms[i + 1], "name__description", "written during the stop");
   }
-  EXPECT_TRUE(Eventually([&] { return pool.Converged(others); }, 20));
+  // Converged() alone could hold before the writes are even committed.
+  ASSERT_TRUE(Eventually([&] {
+    for (size_t i : others) {
+      if (!AllRead(pool, others, "VM", "name__description", vms[i + 1], "written during the stop")) {
+        return false;
+      }
+    }
+    return pool.Converged(others);
+  }, 20));
+  // `peers` on host 0 shows host 1 lagging: our commits it lacks, since when.
+  auto peer_view = [&](size_t of) {
+    nlohmann::json all = nlohmann::json::parse(RunCli(pool.host(0).repo, "--json peers").output);
+    for (const auto& p : all["peers"]) {
+      if (p["uuid"] == pool.host(of).uuid) return p;
+    }
+    return nlohmann::json();
+  };
+  nlohmann::json stopped = peer_view(1);
+  EXPECT_FALSE(stopped["in_sync"].get<bool>()) << stopped.dump();
+  ASSERT_TRUE(stopped["lag_commits"].is_number()) << stopped.dump();
+  EXPECT_GE(stopped["lag_commits"].get<int>(), 1) << stopped.dump();
+  EXPECT_GE(stopped["lag_ms"].get<int>(), 0) << stopped.dump();
   pool.Signal(1, SIGCONT);
   ASSERT_TRUE(Eventually([&] { return pool.Converged(); }, 20));
+  EXPECT_TRUE(Eventually([&] {
+    nlohmann::json p = peer_view(1);
+    return p["in_sync"].get<bool>() && p["lag_ms"] == 0 && p["state"] == "up";
+  })) << peer_view(1).dump();
   EXPECT_TRUE(AllRead(pool, All(pool), "VM", "name__description", vms[0],
                       "written just before SIGSTOP"));
   for (size_t i : others) {

@@ -28,16 +28,24 @@ int RunPeers(const GlobalOptions& global) {
   }
   std::printf("host %s, master %s\n", status["host"].get<std::string>().c_str(),
               status["master"].get<std::string>().c_str());
-  std::printf("%-38s %-21s %-7s %-6s %-7s %9s %8s %10s %10s\n", "PEER", "ADDRESS", "STATE",
-              "ROLE", "IN SYNC", "LAST (ms)", "RTT (ms)", "BYTES IN", "BYTES OUT");
+  std::printf("%-38s %-21s %-7s %-6s %-18s %9s %8s %10s %10s\n", "PEER", "ADDRESS", "STATE",
+              "ROLE", "LAG", "LAST (ms)", "RTT (ms)", "BYTES IN", "BYTES OUT");
   for (const auto& p : status["peers"]) {
     std::string last = p["last_exchange_ms_ago"].is_null()
                            ? "-"
                            : std::to_string(p["last_exchange_ms_ago"].get<int64_t>());
-    std::printf("%-38s %-21s %-7s %-6s %-7s %9s %8.1f %10llu %10llu\n",
+    // "none", or "N commits, M ms" ('?' where it cannot be told).
+    std::string lag = "none";
+    if (!p["in_sync"].get<bool>()) {
+      auto text = [](const nlohmann::json& v) {
+        return v.is_null() ? std::string("?") : std::to_string(v.get<int64_t>());
+      };
+      lag = text(p["lag_commits"]) + " commits, " + text(p["lag_ms"]) + " ms";
+    }
+    std::printf("%-38s %-21s %-7s %-6s %-18s %9s %8.1f %10llu %10llu\n",
                 p["uuid"].get<std::string>().c_str(), p["address"].get<std::string>().c_str(),
                 p["state"].get<std::string>().c_str(), p["role"].get<std::string>().c_str(),
-                p["in_sync"].get<bool>() ? "yes" : "no", last.c_str(), p["rtt_ms"].get<double>(),
+                lag.c_str(), last.c_str(), p["rtt_ms"].get<double>(),
                 static_cast<unsigned long long>(p["bytes_in"].get<uint64_t>()),
                 static_cast<unsigned long long>(p["bytes_out"].get<uint64_t>()));
   }

@@ -98,7 +98,8 @@ struct Replicator::Peer {
   std::string master;
   int misses = 0;
   bool down = false;
-  int64_t last_ok_ms = 0, last_call_ms = 0, in_sync_since_ms = 0;
+  // last_in_sync_ms: the last exchange at which it held every head we held.
+  int64_t last_ok_ms = 0, last_call_ms = 0, last_in_sync_ms = 0;
   double rtt_ms = 0;
   uint64_t bytes_in = 0, bytes_out = 0, packs_in = 0, packs_out = 0;
   std::string last_error;
@@ -465,11 +466,7 @@ Heads Replicator::Learn(Peer& p, const PeerMessage& answer, const Heads& sent, b
   p.last_error.clear();
   p.last_ok_ms = NowMs();
   if (sent_pack) ++p.packs_out;
-  if (theirs != mine) {
-    p.in_sync_since_ms = 0;
-  } else if (p.in_sync_since_ms == 0) {
-    p.in_sync_since_ms = p.last_ok_ms;
-  }
+  if (theirs == mine) p.last_in_sync_ms = p.last_ok_ms;
   return theirs;
 }
 
@@ -581,6 +578,7 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
         p->misses = 0;
         p->down = false;
         p->bytes_in += body.size();
+        if (same) p->last_in_sync_ms = NowMs();
       }
       if (was_down) {
         spdlog::info("peer {} is up again", request.from);
@@ -614,12 +612,34 @@ nlohmann::json Replicator::Status() {
                                links.children.end()
                            ? "child"
                            : "lazy";
-    std::lock_guard<std::mutex> lock(p->mu);
-    size_t lag_hosts = 0;
-    for (const auto& [host, head] : mine) {
-      auto it = p->heads.find(host);
-      if (it == p->heads.end() || it->second != head) ++lag_hosts;
+    Heads theirs;
+    {
+      std::lock_guard<std::mutex> lock(p->mu);
+      theirs = p->heads;
     }
+    // Lag: our commits it lacks, counted on the hosts of which it holds an
+    // older head (not those it lacks entirely, nor those where it is ahead
+    // of us), and for how long it has not held everything we hold.
+    size_t lag_hosts = 0, lag_commits = 0;
+    for (const auto& [host, head] : mine) {
+      auto it = theirs.find(host);
+      if (it != theirs.end() && it->second == head) continue;
+      ++lag_hosts;
+      std::lock_guard<std::mutex> lock(git_mu_);
+      size_t ahead = 0, behind = 0;
+      git_oid ours_id, theirs_id;
+      if (it != theirs.end() && HaveCommit(it->second) &&
+          git_oid_fromstr(&ours_id, head.c_str()) == 0 &&
+          git_oid_fromstr(&theirs_id, it->second.c_str()) == 0 &&
+          git_graph_ahead_behind(&ahead, &behind, repo_.get(), &ours_id, &theirs_id) == 0) {
+        lag_commits += ahead;
+      }
+    }
+    std::lock_guard<std::mutex> lock(p->mu);
+    bool in_sync = p->known && lag_hosts == 0;
+    nlohmann::json lag_ms = in_sync           ? nlohmann::json(0)
+                            : p->last_in_sync_ms ? nlohmann::json(now - p->last_in_sync_ms)
+                                                 : nlohmann::json(nullptr);
     auto it = mine.find(uuid);
     nlohmann::json j = {
         {"uuid", uuid},
@@ -627,8 +647,10 @@ nlohmann::json Replicator::Status() {
         {"state", p->down ? "down" : p->misses > 0 ? "suspect" : p->known ? "up" : "unknown"},
         {"role", role},
         {"head", it == mine.end() ? "" : it->second},
-        {"in_sync", p->known && lag_hosts == 0},
+        {"in_sync", in_sync},
         {"hosts_behind", p->known ? nlohmann::json(lag_hosts) : nlohmann::json(nullptr)},
+        {"lag_commits", p->known ? nlohmann::json(lag_commits) : nullptr},
+        {"lag_ms", lag_ms},
         {"last_exchange_ms_ago", p->last_ok_ms ? nlohmann::json(now - p->last_ok_ms) : nullptr},
         {"rtt_ms", p->rtt_ms},
         {"bytes_in", p->bytes_in},
