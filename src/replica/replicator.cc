@@ -309,16 +309,19 @@ std::string Replicator::Call(Peer& p, const std::string& body) {
   std::string secret = Secret();
   server::Answer answer;
   for (int attempt = 0;; ++attempt) {
+    bool reused = p.connection.has_value();
     try {
-      if (!p.connection) {
+      if (!reused) {
         p.connection.emplace(server::Connection::Tcp(p.address.address, p.address.port,
                                                      options_.call_timeout_ms));
       }
       answer = p.connection->Call(kPeerPath, body, secret, false);
       break;
     } catch (const Error&) {
-      p.connection.reset();  // a kept-alive connection the peer closed: retry once
-      if (attempt > 0) throw;
+      // A kept-alive connection the peer closed meanwhile: once more on a
+      // new one. A new connection that fails is the peer's answer.
+      p.connection.reset();
+      if (!reused || attempt > 0) throw;
     }
   }
   if (!answer.keep_alive) p.connection.reset();
