@@ -194,6 +194,60 @@ TEST_F(ThinPackTest, PackWithoutTheClaimedCommitIsRefused) {
   EXPECT_THROW(Receive("", {elsewhere}), Error);
 }
 
+TEST_F(ThinPackTest, TreeNamesGitWouldRefuseAreRefused) {
+  auto [old, now] = OneFieldAhead(10);
+  // A commit on `now` whose root also holds an entry named `name`, written
+  // as raw objects (libgit2's own checks would refuse to build it).
+  auto commit_with = [&](const std::string& name) {
+    auto repo = OpenRepo(sender_);
+    git_odb* raw = nullptr;
+    git_repository_odb(&raw, repo.get());
+    store::OdbPtr odb(raw);
+    git_oid blob, tree, commit, parent_tree;
+    git_odb_write(&blob, odb.get(), "x", 1, GIT_OBJECT_BLOB);
+    git_oid parent = store::ParseOidHex(now);
+    git_commit* pc = nullptr;
+    git_commit_lookup(&pc, repo.get(), &parent);
+    parent_tree = *git_commit_tree_id(pc);
+    git_commit_free(pc);
+    git_tree* root = nullptr;
+    git_tree_lookup(&root, repo.get(), &parent_tree);
+    std::string bytes;
+    bool placed = false;
+    auto entry = [&](const std::string& mode, const std::string& n, const git_oid& id) {
+      bytes += mode + " " + n + std::string(1, '\0') +
+               std::string(reinterpret_cast<const char*>(id.id), GIT_OID_RAWSZ);
+    };
+    for (size_t i = 0; i < git_tree_entrycount(root); ++i) {
+      const git_tree_entry* e = git_tree_entry_byindex(root, i);
+      if (!placed && name < git_tree_entry_name(e)) {
+        entry("100644", name, blob);
+        placed = true;
+      }
+      entry(git_tree_entry_filemode(e) == GIT_FILEMODE_TREE ? "40000" : "100644",
+            git_tree_entry_name(e), *git_tree_entry_id(e));
+    }
+    if (!placed) entry("100644", name, blob);
+    git_tree_free(root);
+    git_odb_write(&tree, odb.get(), bytes.data(), bytes.size(), GIT_OBJECT_TREE);
+    std::string c = "tree " + store::OidHex(tree) + "\nparent " + now +
+                    "\nauthor t <t@t> 1 +0000\ncommitter t <t@t> 1 +0000\n\nbad\n";
+    git_odb_write(&commit, odb.get(), c.data(), c.size(), GIT_OBJECT_COMMIT);
+    return store::OidHex(commit);
+  };
+  for (const std::string& name : {std::string(".git"), std::string(".GIT"), std::string("..")}) {
+    std::string bad = commit_with(name);
+    try {
+      Receive(Pack(bad, old), {bad});
+      ADD_FAILURE() << "accepted a tree naming " << name;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kCorrupt) << e.what();
+      EXPECT_NE(std::string(e.what()).find("a tree names"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NE(Git(receiver_, "cat-file -t " + now).exit_code, 0);  // nothing of it written
+}
+
 // ---- Peer messages and the tree ----
 
 TEST(PeerMessageTest, RoundTripsAndRefusesWhatCouldEscapeTheRepository) {
