@@ -7,6 +7,7 @@
 #include <set>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "merge_test_util.h"
 #include "replica/derive.h"
@@ -268,6 +269,9 @@ TEST(PeerMessageTest, RoundTripsAndRefusesWhatCouldEscapeTheRepository) {
     EXPECT_THROW(replica::DecodePeerMessage(std::string(bad) + "\n"), Error) << bad;
   }
   EXPECT_THROW(replica::DecodePeerMessage(R"({"call":"push","from":"a"})"), Error);  // no newline
+  nlohmann::json many = {{"call", "push"}, {"from", "a"}, {"heads", nlohmann::json::object()}};
+  for (int i = 0; i < 5000; ++i) many["heads"]["h" + std::to_string(i)] = std::string(40, 'a');
+  EXPECT_THROW(replica::DecodePeerMessage(many.dump() + "\n"), Error);
 }
 
 TEST(TopologyTest, SixtyFourHostsAreThreeLevelsAndChildrenReattachWhenAParentDies) {

@@ -73,6 +73,8 @@ PeerMessage DecodePeerMessage(std::string_view bytes) {
   }
   if (auto heads = header.find("heads"); heads != header.end()) {
     if (!heads->is_object()) Bad("heads is not an object");
+    constexpr size_t kMaxHosts = 4096;  // xapi's pools are 64 hosts at most
+    if (heads->size() > kMaxHosts) Bad("more than 4096 heads");
     for (const auto& [host, head] : heads->items()) {
       if (!IsHostUuid(host)) Bad("'" + host.substr(0, 80) + "' is not a host uuid");
       if (!head.is_string() || !IsCommitId(head.get<std::string>())) {
