@@ -132,6 +132,35 @@ class FixedClockEnv : public EnvWrapper {
   int64_t NowMicros() override { return 1'500'000'000'000'000; }
 };
 
+TEST(StoreHost, TheRepositoryRemembersItsHostForOpensWithoutTheUuid) {
+  TempDir dir;
+  const std::string path = dir / "repo.git";
+  Store::Create(TestOptions(path), StoreTestSchema());
+  StoreOptions with = TestOptions(path);
+  with.host_uuid = "host-a";
+  std::string first;
+  {
+    auto store = Store::Open(with);
+    EXPECT_EQ(store->RefTarget("refs/hosts/host-a"), store->Head());  // the first head
+  }
+  {
+    // An offline tool opens without the uuid: its commit is host-a's too.
+    auto store = Store::Open(TestOptions(path));
+    EXPECT_EQ(store->HostRef(), "refs/hosts/host-a");
+    AddVm(store->db(), 1, "offline");
+    store->Commit();
+    EXPECT_EQ(store->RefTarget("refs/hosts/host-a"), store->Head());
+  }
+  StoreOptions other = TestOptions(path);
+  other.host_uuid = "host-b";
+  try {
+    Store::Open(other);
+    ADD_FAILURE() << "opened host-a's repository as host-b";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+  }
+}
+
 TEST(StoreClock, CommitTimesComeFromTheEnv) {
   TempDir dir;
   FixedClockEnv env;

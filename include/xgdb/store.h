@@ -52,7 +52,11 @@ struct StoreOptions {
   // refs/hosts/<host_uuid>, this host's line of work that peers replicate;
   // merges of other hosts' heads (MasterMove::own false) do not. Created at
   // master on open when missing (a single host's repository becomes the
-  // first head of its pool). Empty: no host ref (a pool of one).
+  // first head of its pool), and recorded in <repo>/xgdb-host: a later
+  // writable open without it takes the recorded one (so an offline revert
+  // moves the host ref too), and one with another uuid fails with
+  // Error(kInvalidArgument). Empty and none recorded: no host ref (a pool
+  // of one).
   std::string host_uuid;
 };
 

@@ -34,6 +34,8 @@ inline constexpr char kDataDir[] = "xapi";
 inline constexpr char kMasterRef[] = "refs/heads/master";
 // Each host's own line of commits (docs/replication.md): refs/hosts/<uuid>.
 inline constexpr char kHostRefPrefix[] = "refs/hosts/";
+// <repo>/xgdb-host: the uuid of the host whose repository it is.
+inline constexpr char kHostFile[] = "xgdb-host";
 // Inside a hashed-name directory (name_codec.h): the raw name, and for map
 // entries the value.
 inline constexpr char kHashedNameEntry[] = "name";

@@ -87,12 +87,9 @@ void Store::Impl::Recover() {
       ++leftovers;
     }
   }
-  // Scratch of a repack, and of packs received from peers being checked.
-  for (const char* scratch : {"xgdb-repack", "xgdb-incoming"}) {
-    if (fs::exists(fs::path(path) / scratch, ec)) {
-      fs::remove_all(fs::path(path) / scratch, ec);
-      ++leftovers;
-    }
+  if (fs::exists(fs::path(path) / "xgdb-repack", ec)) {
+    fs::remove_all(fs::path(path) / "xgdb-repack", ec);
+    ++leftovers;
   }
   if (leftovers > 0) {
     spdlog::warn("store {}: removed {} temporary file(s) left by a process that died", path,

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "store/image_loader.h"
@@ -70,7 +71,26 @@ void Store::Impl::MoveMaster(const git_oid* old, const git_oid& target,
 }
 
 void Store::Impl::EnsureHostRef() {
-  if (host_ref.empty()) return;
+  // The repository remembers its host, so that a later open without the
+  // uuid (the CLI's revert, import) still moves the host ref: a move of
+  // master that no host ref holds would be undone by the next derivation.
+  const std::string file = options.path + "/" + kHostFile;
+  std::string recorded;
+  {
+    std::ifstream in(file);
+    std::getline(in, recorded);
+  }
+  if (host_ref.empty()) {
+    if (recorded.empty()) return;
+    options.host_uuid = recorded;
+    host_ref = std::string(kHostRefPrefix) + recorded;
+  } else if (recorded.empty()) {
+    WriteFileAtomically(*env, file, options.host_uuid + "\n", 0600, options.fsync);
+  } else if (recorded != options.host_uuid) {
+    throw Error(ErrorKind::kInvalidArgument, "repository " + options.path + " is host " +
+                                                 recorded + "'s, not " + options.host_uuid +
+                                                 "'s (" + kHostFile + ")");
+  }
   git_oid current;
   if (git_reference_name_to_id(&current, repo.get(), host_ref.c_str()) == 0) return;
   bool found = false;
