@@ -271,7 +271,8 @@ TEST_F(ReplicatorTest, CorruptPackOrMissingHeadIsRefusedWithNothingApplied) {
   std::string head = std::string(40, 'a');
   std::string header = R"({"call":"push","from":")" + pool.host(1).uuid + R"(","heads":{")" +
                        pool.host(1).uuid + R"(":")" + head + "\"}}\n";
-  // Not a pack at all; then a pack header whose one object is garbage.
+  // Not a pack at all; then a pack header and a broken object (its checksum
+  // fails first).
   for (const std::string& pack :
        {std::string("garbage"), std::string("PACK\0\0\0\2\0\0\0\1\x35\x78\x9c", 15) + "broken"}) {
     server::Answer a = PeerCall(pool.host(0), header + pack, secret);

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <optional>
 #include <random>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -14,6 +12,7 @@
 #include "store/sha1.h"
 #include "replica/thin_pack.h"
 #include "replica/topology.h"
+#include "server/auth.h"
 #include "server/client.h"
 #include "store/layout.h"
 #include "task/branch_apply.h"
@@ -113,6 +112,9 @@ Replicator::Replicator(Store& store, ReplicatorOptions options)
     throw Error(ErrorKind::kInvalidArgument,
                 "the replicator's host uuid is not the store's (" + store_.HostRef() + ")");
   }
+  if (!options_.secret_file.empty()) {
+    secret_ = std::make_unique<server::SecretChecker>(std::vector<std::string>{options_.secret_file});
+  }
   git_repository* raw = nullptr;
   store::Check(git_repository_open_bare(&raw, store_.path().c_str()),
                "opening " + store_.path() + " for the replicator");
@@ -179,18 +181,6 @@ Replicator::Peer* Replicator::FindPeer(const std::string& uuid) {
   return nullptr;
 }
 
-std::string Replicator::Secret() {
-  if (options_.secret_file.empty()) return "";
-  std::ifstream in(options_.secret_file);
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string secret = s.str();
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) {
-    secret.pop_back();
-  }
-  return secret;
-}
-
 Heads Replicator::LocalHeads() {
   std::lock_guard<std::mutex> lock(heads_mu_);
   return heads_;
@@ -212,20 +202,21 @@ Heads Replicator::ReadHeads() {
   return heads;
 }
 
-bool Replicator::IsNeighbour(const std::string& uuid) {
+TreeLinks Replicator::Links() {
   std::vector<std::string> live;
   for (auto& p : peers_) {
     std::lock_guard<std::mutex> lock(p->mu);
     if (!p->down) live.push_back(p->address.uuid);
   }
-  TreeLinks links = LinksOf(live, options_.host_uuid, options_.fanout);
-  return uuid == links.parent ||
-         std::find(links.children.begin(), links.children.end(), uuid) != links.children.end();
+  return LinksOf(live, options_.host_uuid, options_.fanout);
 }
 
+bool Replicator::IsNeighbour(const std::string& uuid) { return Links().Has(uuid); }
+
 void Replicator::WakeNeighbours() {
+  TreeLinks links = Links();
   for (auto& p : peers_) {
-    if (!IsNeighbour(p->address.uuid)) continue;
+    if (!links.Has(p->address.uuid)) continue;
     {
       std::lock_guard<std::mutex> lock(p->mu);
       p->wake = true;
@@ -306,7 +297,7 @@ void Replicator::PeerLoop(Peer& p) {
 
 std::string Replicator::Call(Peer& p, const std::string& body) {
   auto start = Clock::now();
-  std::string secret = Secret();
+  std::string secret = secret_ ? secret_->First() : "";
   server::Answer answer;
   for (int attempt = 0;; ++attempt) {
     bool reused = p.connection.has_value();
@@ -589,8 +580,6 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
       }
     }
   } catch (const Error& e) {
-    static std::mutex log_mu;
-    std::lock_guard<std::mutex> lock(log_mu);
     spdlog::warn("refused a peer call: {}", e.what());
     answer.error_kind = Error::KindName(e.kind());
     answer.error = e.what();
@@ -600,21 +589,12 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
 
 nlohmann::json Replicator::Status() {
   Heads mine = LocalHeads();
-  std::vector<std::string> live;
-  for (auto& p : peers_) {
-    std::lock_guard<std::mutex> lock(p->mu);
-    if (!p->down) live.push_back(p->address.uuid);
-  }
-  TreeLinks links = LinksOf(live, options_.host_uuid, options_.fanout);
+  TreeLinks links = Links();
   int64_t now = NowMs();
   nlohmann::json peers = nlohmann::json::array();
   for (auto& p : peers_) {
     const std::string& uuid = p->address.uuid;
-    std::string role = uuid == links.parent ? "parent"
-                       : std::find(links.children.begin(), links.children.end(), uuid) !=
-                               links.children.end()
-                           ? "child"
-                           : "lazy";
+    std::string role = uuid == links.parent ? "parent" : links.Has(uuid) ? "child" : "lazy";
     Heads theirs;
     {
       std::lock_guard<std::mutex> lock(p->mu);

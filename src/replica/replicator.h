@@ -31,10 +31,15 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "replica/derive.h"
+#include "replica/topology.h"
 #include "store/git_ptr.h"
 
 namespace xgdb {
 class Store;
+}
+
+namespace xgdb::server {
+class SecretChecker;
 }
 
 namespace xgdb::replica {
@@ -121,11 +126,12 @@ class Replicator {
   bool IsNeighbour(const std::string& uuid);
   void WakeNeighbours();
   Peer* FindPeer(const std::string& uuid);
-  std::string Secret();
+  TreeLinks Links();  // this host's in the tree over the peers not down
   void ExchangeLoop();
 
   Store& store_;
   ReplicatorOptions options_;
+  std::unique_ptr<server::SecretChecker> secret_;  // what we present; null: none
   std::mutex git_mu_;        // repo_
   store::RepoPtr repo_;      // the replicator's own handle (packs, ancestry)
   store::OdbPtr odb_;        // repo_'s

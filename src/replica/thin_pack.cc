@@ -1,6 +1,5 @@
 #include "replica/thin_pack.h"
 
-#include <unistd.h>
 #include <zlib.h>
 
 #include <map>

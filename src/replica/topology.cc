@@ -4,6 +4,10 @@
 
 namespace xgdb::replica {
 
+bool TreeLinks::Has(const std::string& uuid) const {
+  return uuid == parent || std::find(children.begin(), children.end(), uuid) != children.end();
+}
+
 TreeLinks LinksOf(std::vector<std::string> live, const std::string& self, int fanout) {
   if (fanout < 1) fanout = 1;
   live.push_back(self);

@@ -15,6 +15,8 @@ namespace xgdb::replica {
 struct TreeLinks {
   std::string parent;                 // "" for the root
   std::vector<std::string> children;
+  // Whether `uuid` is the parent or a child.
+  bool Has(const std::string& uuid) const;
 };
 
 // `self`'s links in the tree over `live` (any order; `self` is added when

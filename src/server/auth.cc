@@ -81,6 +81,13 @@ void SecretChecker::Refresh(SecretFile& file, bool must_succeed) {
   file.size = st.st_size;
 }
 
+std::string SecretChecker::First() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (files_.empty()) return "";
+  Refresh(files_.front(), /*must_succeed=*/false);
+  return files_.front().secret;
+}
+
 SecretChecker::Verdict SecretChecker::Check(std::string_view cookie_header) {
   std::optional<std::string> given = FindCookie(cookie_header, "pool_secret");
   if (!given) return Verdict::kMissing;

@@ -31,6 +31,10 @@ class SecretChecker {
 
   size_t secret_count() const { return files_.size(); }
 
+  // The secret of the first file as it is now (re-read when it changed):
+  // what this host presents when it calls a peer.
+  std::string First();
+
  private:
   struct SecretFile {
     std::string path;

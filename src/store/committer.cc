@@ -23,13 +23,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
-git_oid ParseOid(const std::string& hex) {
-  git_oid id;
-  if (hex.size() != GIT_OID_HEXSZ || git_oid_fromstr(&id, hex.c_str()) != 0) {
-    throw Error(ErrorKind::kInvalidArgument, "not a commit id: '" + hex + "'");
+// From a move of master until its rows are in the image (or the update
+// throws), Store::ServedHead answers the head the image still equals.
+// (`slot` is Store::Impl::image_behind_at, guarded by `mu`.)
+class ImageBehind {
+ public:
+  ImageBehind(std::mutex& mu, std::optional<std::string>& slot, const std::string& at)
+      : mu_(mu), slot_(slot) {
+    std::lock_guard<std::mutex> lock(mu_);
+    slot_ = at;
   }
-  return id;
-}
+  ~ImageBehind() {
+    std::lock_guard<std::mutex> lock(mu_);
+    slot_.reset();
+  }
+
+ private:
+  std::mutex& mu_;
+  std::optional<std::string>& slot_;
+};
 
 // Folds `later` into `earlier` (both ordered by table, ref): a row's newest
 // state wins; each carries the whole stored row, so nothing else is needed.
@@ -282,41 +294,30 @@ std::string Store::UpdateMaster(const std::function<MasterMove(const std::string
   const bool moves = !move.commit.empty() && move.commit != head;
   Database& image = db();
   if (!move.rows.empty()) image.CheckRows(move.rows);  // refuses before anything moves
-  struct ImageBehind {  // Store::ServedHead answers `head` until the rows are in
-    Store::Impl* impl;
-    ~ImageBehind() {
-      std::lock_guard<std::mutex> lock(impl->served_mu);
-      impl->image_behind_at.reset();
-    }
-  } image_behind{impl_.get()};
-  if (moves) {
-    {
-      std::lock_guard<std::mutex> lock(impl_->served_mu);
-      impl_->image_behind_at = head;
-    }
-    git_oid from = ParseOid(head), to = ParseOid(move.commit);
-    std::lock_guard<std::mutex> commit_lock(impl_->commit_mu);
-    std::lock_guard<std::mutex> git_lock(impl_->git_mu);
-    bool found = false;
-    git_oid now = impl_->MasterId(&found);
-    if (!found || !git_oid_equal(&now, &from)) {
-      throw Error(ErrorKind::kConflict, "master moved while it was being updated", {kMasterRef});
-    }
-    try {
-      impl_->MoveMaster(&from, to, move.log_message, move.own);
-    } catch (const Error& e) {
-      impl_->RecordBackgroundError(e);
-      throw;
-    }
-  }
-  if (move.after_move) move.after_move();
-  if (!move.rows.empty()) image.ApplyRows(move.rows);
-  // The new head holds the rows' stored columns already; what else they
-  // changed is not stored. Nothing else was written meanwhile (the gate).
-  image.TakeChanges();
   {
-    std::lock_guard<std::mutex> lock(impl_->served_mu);
-    impl_->image_behind_at.reset();
+    std::optional<ImageBehind> behind;
+    if (moves) {
+      behind.emplace(impl_->served_mu, impl_->image_behind_at, head);
+      git_oid from = ParseOidHex(head), to = ParseOidHex(move.commit);
+      std::lock_guard<std::mutex> commit_lock(impl_->commit_mu);
+      std::lock_guard<std::mutex> git_lock(impl_->git_mu);
+      bool found = false;
+      git_oid now = impl_->MasterId(&found);
+      if (!found || !git_oid_equal(&now, &from)) {
+        throw Error(ErrorKind::kConflict, "master moved while it was being updated", {kMasterRef});
+      }
+      try {
+        impl_->MoveMaster(&from, to, move.log_message, move.own);
+      } catch (const Error& e) {
+        impl_->RecordBackgroundError(e);
+        throw;
+      }
+    }
+    if (move.after_move) move.after_move();
+    if (!move.rows.empty()) image.ApplyRows(move.rows);
+    // The new head holds the rows' stored columns already; what else they
+    // changed is not stored. Nothing else was written meanwhile (the gate).
+    image.TakeChanges();
   }
   impl_->MarkDurable(image.Sequence());
   if (!moves) return head;
