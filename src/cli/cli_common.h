@@ -51,6 +51,7 @@ void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& ta
 void RegisterRewindCommands(CLI::App& app, GlobalOptions& global, CommandTable& table);
 void RegisterPoolCommands(CLI::App& app, GlobalOptions& global, CommandTable& table);
 void RegisterSimCommand(CLI::App& app, GlobalOptions& global, CommandTable& table);
+void RegisterLockCommands(CLI::App& app, GlobalOptions& global, CommandTable& table);
 
 // Thrown by a handler when the arguments do not fit together; main.cc
 // prints it and exits with status 2 like any other usage error.

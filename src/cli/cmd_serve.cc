@@ -171,6 +171,13 @@ void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& ta
       ->type_name("N")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  sub->add_flag("--no-locks{false}", o.locks,
+               "Run no lock service (it runs with --host-uuid, --peer and --tcp; docs/locks.md)");
+  sub->add_option("--lock-port-offset", o.lock_port_offset,
+                  "The lock service's consensus port is each daemon's TCP port plus this")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   sub->add_option("--log-level", o.log_level,
                   "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

@@ -81,25 +81,40 @@ void Run(const std::vector<std::string>& argv, const std::string& log) {
 
 // `n` distinct free ports on 127.0.0.1: all bound at once (so they differ
 // and no other sim takes them meanwhile), released for the daemons to bind.
+// `n` free TCP ports on loopback, each with the port after it free too (a
+// daemon's lock service listens there: --lock-port-offset 1). All are held
+// until every one is found, so no two are the same.
 std::vector<uint16_t> FreePorts(size_t n) {
   std::vector<int> fds;
   std::vector<uint16_t> ports;
-  for (size_t i = 0; i < n; ++i) {
+  auto bind_port = [](uint16_t port, uint16_t* bound) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
     socklen_t len = sizeof addr;
     if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
       if (fd >= 0) close(fd);
-      for (int f : fds) close(f);
-      throw Error(ErrorKind::kIo, "cannot find a free TCP port");
+      return -1;
     }
+    *bound = ntohs(addr.sin_port);
+    return fd;
+  };
+  for (int attempts = 0; ports.size() < n && attempts < 1000; ++attempts) {
+    uint16_t port = 0, next = 0;
+    int fd = bind_port(0, &port);
+    if (fd < 0) break;
     fds.push_back(fd);
-    ports.push_back(ntohs(addr.sin_port));
+    if (port == 65535) continue;
+    int fd2 = bind_port(port + 1, &next);
+    if (fd2 < 0) continue;
+    fds.push_back(fd2);
+    ports.push_back(port);
   }
   for (int f : fds) close(f);
+  if (ports.size() < n) throw Error(ErrorKind::kIo, "cannot find free TCP ports");
   return ports;
 }
 

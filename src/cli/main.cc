@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   RegisterRewindCommands(app, global, table);  // cmd_rewind.cc: diff, revert
   RegisterPoolCommands(app, global, table);    // cmd_pool.cc: peers, conflicts
   RegisterSimCommand(app, global, table);      // cmd_sim.cc
+  RegisterLockCommands(app, global, table);    // cmd_lock.cc
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     std::string footer = sub->get_footer();
     sub->footer((footer.empty() ? "" : footer + "\n\n") +

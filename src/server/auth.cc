@@ -88,6 +88,16 @@ std::string SecretChecker::First() {
   return files_.front().secret;
 }
 
+std::vector<std::string> SecretChecker::All() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> secrets;
+  for (SecretFile& file : files_) {
+    Refresh(file, /*must_succeed=*/false);
+    if (!file.secret.empty()) secrets.push_back(file.secret);
+  }
+  return secrets;
+}
+
 SecretChecker::Verdict SecretChecker::Check(std::string_view cookie_header) {
   std::optional<std::string> given = FindCookie(cookie_header, "pool_secret");
   if (!given) return Verdict::kMissing;

@@ -34,6 +34,8 @@ class SecretChecker {
   // The secret of the first file as it is now (re-read when it changed):
   // what this host presents when it calls a peer.
   std::string First();
+  // Every secret as it is now, the first file's first.
+  std::vector<std::string> All();
 
  private:
   struct SecretFile {

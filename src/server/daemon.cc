@@ -13,9 +13,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lock/lock_calls.h"
+#include "lock/lock_service.h"
 #include "replica/replicator.h"
 #include "rpc/dispatcher.h"
 #include "rpc/extension.h"
+#include "server/auth.h"
 #include "server/http_server.h"
 #include "event/event_calls.h"
 #include "event/event_hub.h"
@@ -112,6 +115,44 @@ Handler MakeHandler(Store& store, task::TaskManager& tasks,
   };
 }
 
+// The pool master's host uuid, as this host's database says ("" if none).
+std::string MasterUuid(const Database& db) {
+  try {
+    for (const std::string& pool : db.ReadRefs("pool")) {
+      return db.ReadField("host", "uuid", db.ReadField("pool", "master", pool));
+    }
+  } catch (const Error&) {
+  }
+  return "";
+}
+
+// The lock service of a replicating daemon: its hosts are this one and its
+// peers, its voters chosen from them (lock_service.h).
+std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options, Store& store,
+                                                   SecretChecker& secrets) {
+  lock::LockServiceOptions o;
+  o.self = {options.host_uuid, options.tcp_address, options.tcp_port};
+  o.hosts.push_back(o.self);
+  std::vector<std::string> uuids{options.host_uuid};
+  for (const std::string& spec : options.peers) {
+    replica::PeerAddress peer = replica::ParsePeerAddress(spec);
+    if (peer.uuid == options.host_uuid) {
+      o.self.address = peer.address;  // as the pool reaches this host
+      o.hosts.front() = o.self;
+      continue;
+    }
+    o.hosts.push_back({peer.uuid, peer.address, peer.port});
+    uuids.push_back(peer.uuid);
+  }
+  o.host_ref = options.host_ref.empty() ? options.host_uuid : options.host_ref;
+  o.voters = lock::ChooseVoters(uuids, MasterUuid(store.db()));
+  o.consensus_port_offset = options.lock_port_offset;
+  o.dir = options.repo_path + "/xgdb-raft";
+  o.secrets = [&secrets] { return secrets.All(); };
+  o.default_ttl_ms = options.lock_ttl_ms;
+  return std::make_unique<lock::LockService>(std::move(o));
+}
+
 }  // namespace
 
 int RunDaemon(const DaemonOptions& options) {
@@ -181,6 +222,20 @@ int RunDaemon(const DaemonOptions& options) {
     }
     reply(rpc::SuccessResult("Peer_list", replicator->Status()));
   });
+  // The lock service needs the pool secret (its consensus is authenticated
+  // with it) and a TCP port (other daemons forward to it there).
+  std::unique_ptr<SecretChecker> lock_secrets;
+  std::unique_ptr<lock::LockService> locks;
+  if (replicator && options.locks && !options.secret_files.empty() && options.tcp_port != 0) {
+    try {
+      lock_secrets = std::make_unique<SecretChecker>(options.secret_files);
+      locks = MakeLockService(options, *store, *lock_secrets);
+    } catch (const Error& e) {
+      spdlog::critical("cannot set up the lock service: {}", e.what());
+      return 1;
+    }
+  }
+  lock::RegisterLockCalls(extensions, locks.get());
   ServerOptions server_options;
   server_options.unix_socket = options.unix_socket;
   server_options.tcp = options.tcp_port != 0;
@@ -206,6 +261,16 @@ int RunDaemon(const DaemonOptions& options) {
     return 1;
   }
   if (replicator) replicator->Start();
+  if (locks) {
+    try {
+      locks->Start();
+    } catch (const Error& e) {
+      spdlog::critical("cannot start the lock service: {}", e.what());
+      server.Stop();
+      store->StopCommitter();
+      return 1;
+    }
+  }
   if (!options.pid_file.empty()) {
     std::ofstream(options.pid_file) << getpid() << "\n";
   }
@@ -216,6 +281,7 @@ int RunDaemon(const DaemonOptions& options) {
   while (sigwait(&stop_signals, &signal_number) != 0) {
   }
   spdlog::info("received {}: stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (locks) locks->Stop();
   if (replicator) replicator->Stop();  // no more calls out; peers' calls still answered
   events.Stop();  // answers every waiter while the server can still send
   server.Stop();

@@ -66,6 +66,11 @@ struct DaemonOptions {
   // with the first of secret_files.
   std::vector<std::string> peers;
   int fanout = 4;  // of the tree that pushes go along
+  // The lock service (docs/locks.md) runs when replicating with a secret.
+  // Its consensus port is each daemon's TCP port plus this offset.
+  bool locks = true;
+  int lock_port_offset = 1;
+  int64_t lock_ttl_ms = 15000;  // default TTL of a grant
 
   // spdlog level name: trace, debug, info, warn, error, critical, off.
   std::string log_level = "info";

@@ -85,6 +85,16 @@ nlohmann::json SimPool::Call(size_t i, const nlohmann::json& call) const {
   }
 }
 
+nlohmann::json SimPool::Ours(size_t i, const nlohmann::json& call, int timeout_ms) const {
+  try {
+    server::Answer a = server::Connection::Unix(hosts_[i].socket, timeout_ms)
+                           .Call("/xapi_gitdb", call.dump(), "", false);
+    return nlohmann::json::parse(a.body, nullptr, false);
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
+
 std::string SimPool::ReadField(size_t i, const std::string& table, const std::string& field,
                                const std::string& ref) const {
   nlohmann::json a = Call(i, {"Read_field", table, field, ref});
@@ -99,14 +109,8 @@ void SimPool::WriteField(size_t i, const std::string& table, const std::string& 
 }
 
 std::string SimPool::Master(size_t i) const {
-  try {
-    server::Answer a = server::Connection::Unix(hosts_[i].socket, 5000)
-                           .Call("/xapi_gitdb", R"(["Peer_list",{}])", "", false);
-    nlohmann::json j = nlohmann::json::parse(a.body, nullptr, false);
-    return j.is_array() && j.size() == 2 ? j[1].value("master", "") : "";
-  } catch (const Error&) {
-    return "";
-  }
+  nlohmann::json j = Ours(i, {"Peer_list", nlohmann::json::object()}, 5000);
+  return j.is_array() && j.size() == 2 ? j[1].value("master", "") : "";
 }
 
 bool SimPool::Converged(const std::vector<size_t>& live) const {
@@ -116,18 +120,12 @@ bool SimPool::Converged(const std::vector<size_t>& live) const {
   }
   nlohmann::json first;
   for (size_t i : which) {
-    try {
-      server::Answer a = server::Connection::Unix(hosts_[i].socket, 5000)
-                             .Call("/xapi_gitdb", R"(["Peer_list",{}])", "", false);
-      nlohmann::json j = nlohmann::json::parse(a.body, nullptr, false);
-      if (!j.is_array() || j.size() != 2) return false;
-      nlohmann::json view = {j[1]["master"], j[1]["heads"]};
-      if (first.is_null()) {
-        first = view;
-      } else if (view != first) {
-        return false;
-      }
-    } catch (const Error&) {
+    nlohmann::json j = Ours(i, {"Peer_list", nlohmann::json::object()}, 5000);
+    if (!j.is_array() || j.size() != 2) return false;
+    nlohmann::json view = {j[1]["master"], j[1]["heads"]};
+    if (first.is_null()) {
+      first = view;
+    } else if (view != first) {
       return false;
     }
   }

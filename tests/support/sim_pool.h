@@ -38,6 +38,9 @@ class SimPool {
   // One v2 call on host i's unix socket; the parsed answer (null when the
   // daemon cannot be reached).
   nlohmann::json Call(size_t i, const nlohmann::json& call) const;
+  // One of our calls (/xapi_gitdb) on host i's unix socket: the parsed
+  // answer, null when the daemon cannot be reached.
+  nlohmann::json Ours(size_t i, const nlohmann::json& call, int timeout_ms = 30000) const;
   // Read_field on host i: the value, or "" when unreachable or failing.
   std::string ReadField(size_t i, const std::string& table, const std::string& field,
                         const std::string& ref) const;

@@ -1,0 +1,315 @@
+// The lock service with real daemons: `xapi-gitdb sim` starts N of them on
+// loopback, each with its repository and its consensus log; clients call
+// each host's socket as SM would, while daemons are killed, stopped and
+// restarted. What is checked is what a lock user relies on: never two
+// holders, tokens that grow, locks that outlive neither their holder's
+// daemon nor a leader's death, and a table that survives restarts.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "lock/consensus.h"
+#include "lock/lock_table.h"
+#include "support/sim_pool.h"
+
+namespace xgdb::test {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+json Acquire(const SimPool& pool, size_t i, const std::string& name, json extra = json::object()) {
+  extra["name"] = name;
+  return pool.Ours(i, {"Lock_acquire", extra});
+}
+bool Granted(const json& answer) { return answer.is_array() && answer[0] == "Lock_acquire"; }
+std::string FailureKind(const json& answer) {
+  return answer.is_array() && answer[0] == "Failure" ? answer[1].value("kind", "") : "";
+}
+json Locks(const SimPool& pool, size_t i) {
+  json a = pool.Ours(i, {"Lock_list", json::object()});
+  return a.is_array() && a[0] == "Lock_list" ? a[1] : json();
+}
+// The host whose daemon leads the lock service (waits for an election).
+size_t Leader(const SimPool& pool, const std::vector<size_t>& live) {
+  size_t leader = pool.size();
+  Eventually([&] {
+    for (size_t i : live) {
+      json s = pool.Ours(i, {"Lock_status", json::object()}, 2000);
+      if (s.is_array() && s[0] == "Lock_status" && s[1]["role"] == "leader") {
+        leader = i;
+        return true;
+      }
+    }
+    return false;
+  });
+  return leader;
+}
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+std::string HostDir(const SimHost& h) { return h.repo.substr(0, h.repo.rfind('/')); }
+
+class LockServiceTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+};
+
+TEST_F(LockServiceTest, OneHolderAtATimeFromAnyHost) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  json a = Acquire(pool, 0, "VDI:1");
+  ASSERT_TRUE(Granted(a)) << a;
+  EXPECT_EQ(a[1]["holder"], pool.host(0).ref);
+  EXPECT_EQ(a[1]["ttl"], 15.0);
+  uint64_t token = a[1]["token"];
+  EXPECT_EQ(FailureKind(Acquire(pool, 1, "VDI:1")), "busy");
+  EXPECT_EQ(FailureKind(Acquire(pool, 2, "VDI:1", {{"wait", 0.2}})), "busy");
+  // A retry by the same holder (its reply was lost) answers the same grant.
+  EXPECT_EQ(Acquire(pool, 0, "VDI:1")[1]["token"], token);
+  json list = Locks(pool, 2);
+  ASSERT_EQ(list["locks"].size(), 1u) << list;
+  EXPECT_EQ(list["locks"][0]["holder"], pool.host(0).ref);
+  EXPECT_EQ(list["locks"][0]["token"], token);
+
+  json released = pool.Ours(0, {"Lock_release", {{"name", "VDI:1"}, {"token", token}}});
+  EXPECT_EQ(released, (json{"Lock_release", {{"released", true}}}));
+  json b = Acquire(pool, 1, "VDI:1");
+  ASSERT_TRUE(Granted(b)) << b;
+  EXPECT_GT(b[1]["token"].get<uint64_t>(), token);
+  EXPECT_EQ(FailureKind(pool.Ours(0, {"Lock_renew", {{"name", "VDI:1"}, {"token", token}}})),
+            "busy");
+  EXPECT_EQ(pool.Ours(1, {"Lock_renew", {{"name", "VDI:1"}, {"token", b[1]["token"]}}}),
+            (json{"Lock_renew", {{"renewed", true}}}));
+
+  // SM's add-if-absent: exactly one host wins; everyone reads the winner.
+  json first = pool.Ours(1, {"Lock_cas", {{"key", "activating"}, {"expect", nullptr}, {"value", "h1"}}});
+  json second = pool.Ours(2, {"Lock_cas", {{"key", "activating"}, {"expect", nullptr}, {"value", "h2"}}});
+  EXPECT_EQ(first, (json{"Lock_cas", {{"ok", true}, {"value", "h1"}}}));
+  EXPECT_EQ(second, (json{"Lock_cas", {{"ok", false}, {"value", "h1"}}}));
+  EXPECT_EQ(pool.Ours(0, {"Lock_get", {{"key", "activating"}}}), (json{"Lock_get", {{"value", "h1"}}}));
+  // Bad arguments get the protocol's error and the daemon keeps serving.
+  EXPECT_EQ(FailureKind(pool.Ours(0, {"Lock_acquire", {{"name", ""}}})), "invalid argument");
+  EXPECT_EQ(FailureKind(pool.Ours(0, {"Lock_acquire", {{"name", "x"}, {"mode", "both"}}})),
+            "invalid argument");
+  EXPECT_EQ(FailureKind(pool.Ours(0, {"Lock_release", {{"name", "x"}}})), "invalid argument");
+  EXPECT_TRUE(Granted(Acquire(pool, 0, "VDI:2")));
+}
+
+// What an SM script does: take a lock, branch on the exit status, give it
+// back; add-if-absent with `cas`.
+TEST_F(LockServiceTest, TheCommandLineTakesAndGivesBackLocks) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  const std::string& repo0 = pool.host(0).repo;
+  const std::string& repo1 = pool.host(1).repo;
+  CommandResult taken = RunCli(repo0, "lock acquire VDI:abc --ttl 30");
+  ASSERT_EQ(taken.exit_code, 0) << taken.output;
+  std::string token = taken.output.substr(0, taken.output.find('\n'));
+  CommandResult refused = RunCli(repo1, "lock acquire VDI:abc");
+  EXPECT_EQ(refused.exit_code, 3) << refused.output;
+  EXPECT_NE(refused.output.find("held by " + pool.host(0).ref), std::string::npos);
+  CommandResult listed = RunCli(repo1, "--json lock list");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_EQ(json::parse(listed.output)["locks"][0]["token"], std::stoull(token));
+  EXPECT_EQ(RunCli(repo0, "lock release VDI:abc " + token).exit_code, 0);
+  EXPECT_EQ(RunCli(repo1, "lock acquire VDI:abc").exit_code, 0);
+
+  EXPECT_EQ(RunCli(repo0, "lock cas VDI:abc:activating --value True").exit_code, 0);
+  EXPECT_EQ(RunCli(repo1, "lock cas VDI:abc:activating --value True").exit_code, 3);
+  EXPECT_EQ(RunCli(repo1, "lock cas VDI:abc:activating --expect True --delete").exit_code, 0);
+  EXPECT_EQ(RunCli(repo1, "lock get VDI:abc:activating").output, "(absent)\n");
+}
+
+TEST_F(LockServiceTest, EightHostsContendingNeverHoldAtOnce) {
+  SimPool pool(dir_.path(), 8);
+  ASSERT_TRUE(pool.ok());
+  struct Interval {
+    Clock::time_point granted, released;
+    uint64_t token;
+  };
+  std::mutex mu;
+  std::vector<Interval> intervals;
+  std::vector<std::string> failures;
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < pool.size(); ++i) {
+    clients.emplace_back([&, i] {
+      for (int round = 0; round < 3; ++round) {
+        json a = Acquire(pool, i, "SR:shared", {{"wait", 60}});
+        if (!Granted(a)) {
+          std::lock_guard<std::mutex> lock(mu);
+          failures.push_back(a.dump());
+          return;
+        }
+        Interval in{Clock::now(), {}, a[1]["token"]};
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the critical section
+        in.released = Clock::now();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          intervals.push_back(in);
+        }
+        pool.Ours(i, {"Lock_release", {{"name", "SR:shared"}, {"token", in.token}}});
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  ASSERT_EQ(intervals.size(), 24u);
+  std::sort(intervals.begin(), intervals.end(),
+            [](const Interval& a, const Interval& b) { return a.granted < b.granted; });
+  for (size_t k = 1; k < intervals.size(); ++k) {
+    EXPECT_LE(intervals[k - 1].released, intervals[k].granted) << "two holders at once";
+    EXPECT_LT(intervals[k - 1].token, intervals[k].token) << "tokens must grow";
+  }
+}
+
+TEST_F(LockServiceTest, SharedHoldersCoexistAndExcludeAnExclusiveOne) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  json a = Acquire(pool, 0, "VDI:1", {{"mode", "shared"}});
+  json b = Acquire(pool, 1, "VDI:1", {{"mode", "shared"}});
+  ASSERT_TRUE(Granted(a) && Granted(b)) << a << b;
+  EXPECT_EQ(FailureKind(Acquire(pool, 2, "VDI:1")), "busy");
+  EXPECT_EQ(Locks(pool, 2)["locks"].size(), 2u);
+  pool.Ours(0, {"Lock_release", {{"name", "VDI:1"}, {"token", a[1]["token"]}}});
+  EXPECT_EQ(FailureKind(Acquire(pool, 2, "VDI:1")), "busy");
+  pool.Ours(1, {"Lock_release", {{"name", "VDI:1"}, {"token", b[1]["token"]}}});
+  EXPECT_TRUE(Granted(Acquire(pool, 2, "VDI:1")));
+}
+
+TEST_F(LockServiceTest, ADeadHoldersLocksFreeAfterTheirTtl) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  size_t leader = Leader(pool, {0, 1, 2});
+  ASSERT_LT(leader, pool.size());
+  size_t holder = (leader + 1) % 3, other = (leader + 2) % 3;
+  ASSERT_TRUE(Granted(Acquire(pool, holder, "VM:1", {{"ttl", 2}})));
+  // While its daemon lives, the lock outlives its TTL (the daemon renews).
+  EXPECT_EQ(FailureKind(Acquire(pool, other, "VM:1", {{"wait", 3}})), "busy");
+  pool.Kill(holder);
+  auto killed = Clock::now();
+  json a = Acquire(pool, other, "VM:1", {{"wait", 30}});
+  ASSERT_TRUE(Granted(a)) << a;
+  EXPECT_GE(Clock::now() - killed, std::chrono::milliseconds(1500)) << "freed before its TTL";
+}
+
+TEST_F(LockServiceTest, GrantsGoOnWhenTheLeaderDies) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  size_t leader = Leader(pool, {0, 1, 2});
+  ASSERT_LT(leader, pool.size());
+  std::vector<size_t> live;
+  for (size_t i = 0; i < 3; ++i) {
+    if (i != leader) live.push_back(i);
+  }
+  ASSERT_TRUE(Granted(Acquire(pool, live[0], "before", {{"ttl", 60}})));
+  pool.Kill(leader);
+  json a = Acquire(pool, live[1], "after", {{"wait", 10}});
+  EXPECT_TRUE(Granted(a)) << a;
+  EXPECT_NE(Leader(pool, live), leader);
+  // What was granted before the leader died is still held.
+  EXPECT_EQ(FailureKind(Acquire(pool, live[1], "before")), "busy");
+}
+
+TEST_F(LockServiceTest, AStoppedLeaderNeverGrantsWhatTheMajorityGranted) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  size_t old = Leader(pool, {0, 1, 2});
+  ASSERT_LT(old, pool.size());
+  size_t other = (old + 1) % 3;
+  pool.Signal(old, SIGSTOP);
+  json a = Acquire(pool, other, "VDI:9", {{"wait", 15}, {"ttl", 60}});
+  ASSERT_TRUE(Granted(a)) << a;
+  pool.Signal(old, SIGCONT);
+  // The old leader believes it leads until it hears of the new term: asked
+  // at once, it must still refuse.
+  json b = Acquire(pool, old, "VDI:9");
+  EXPECT_EQ(FailureKind(b), "busy") << b;
+  json list = Locks(pool, old);
+  ASSERT_EQ(list["locks"].size(), 1u) << list;
+  EXPECT_EQ(list["locks"][0]["token"], a[1]["token"]);
+  EXPECT_EQ(list["locks"][0]["holder"], pool.host(other).ref);
+}
+
+TEST_F(LockServiceTest, TheTableSurvivesARestartOfEveryVoter) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  json a = Acquire(pool, 1, "SR:1", {{"ttl", 120}});
+  ASSERT_TRUE(Granted(a)) << a;
+  EXPECT_EQ(pool.Ours(2, {"Lock_cas", {{"key", "paused"}, {"expect", nullptr}, {"value", "True"}}}),
+            (json{"Lock_cas", {{"ok", true}, {"value", "True"}}}));
+  for (size_t i = 0; i < 3; ++i) pool.Kill(i);
+  for (size_t i = 0; i < 3; ++i) pool.Restart(i);
+  json list;
+  EXPECT_TRUE(Eventually([&] { return !(list = Locks(pool, 0)).is_null(); }, 20));
+  ASSERT_EQ(list["locks"].size(), 1u) << list;
+  EXPECT_EQ(list["locks"][0]["token"], a[1]["token"]);
+  EXPECT_EQ(list["values"], (json{{"paused", "True"}}));
+  json b = Acquire(pool, 0, "SR:2");
+  ASSERT_TRUE(Granted(b)) << b;
+  EXPECT_GT(b[1]["token"].get<uint64_t>(), a[1]["token"].get<uint64_t>());
+}
+
+// An impostor takes a dead voter's place (its id and port): without the
+// pool secret it is refused and learns nothing; with it, it catches up.
+TEST_F(LockServiceTest, AMemberWithoutTheSecretCannotJoin) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  size_t leader = Leader(pool, {0, 1, 2});
+  ASSERT_LT(leader, pool.size());
+  size_t victim = (leader + 1) % 3;
+  std::vector<lock::ConsensusMember> voters;
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string& peer = pool.host(i).peer;
+    int port = std::stoi(peer.substr(peer.rfind(':') + 1)) + 1;
+    voters.push_back({lock::MemberIdOf(pool.host(i).uuid), "127.0.0.1:" + std::to_string(port)});
+  }
+  json granted = Acquire(pool, leader, "VDI:7", {{"ttl", 120}});
+  ASSERT_TRUE(Granted(granted)) << granted;
+  pool.Kill(victim);
+  const auto& argv = pool.host(victim).argv;
+  std::string secret_file =
+      *(std::find(argv.begin(), argv.end(), std::string("--secret-file")) + 1);
+  std::string secret = ReadFile(secret_file);
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+
+  auto impostor = [&](const std::string& presented, const std::string& dir) {
+    lock::ConsensusOptions o;
+    o.self = voters[victim];
+    o.voters = voters;
+    o.dir = dir;
+    o.secrets = [presented] { return std::vector<std::string>{presented}; };
+    return o;
+  };
+  {
+    lock::LockTable table;
+    lock::Consensus wrong(impostor("not the pool secret", dir_ / "wrong"), table);
+    wrong.Start();
+    std::string leader_log = HostDir(pool.host(leader)) + "/daemon.log";
+    EXPECT_TRUE(Eventually([&] {
+      return ReadFile(leader_log).find("does not know the pool secret") != std::string::npos;
+    }));
+    EXPECT_TRUE(Granted(Acquire(pool, leader, "VDI:8")));
+    EXPECT_TRUE(table.Grants().empty());
+    EXPECT_FALSE(wrong.IsLeader());
+    wrong.Stop();
+  }
+  lock::LockTable table;
+  lock::Consensus right(impostor(secret, dir_ / "right"), table);
+  right.Start();
+  EXPECT_TRUE(Eventually([&] { return table.Grants().size() == 2; }));
+  right.Stop();
+}
+
+}  // namespace
+}  // namespace xgdb::test
