@@ -36,112 +36,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_sim.h"
 #include "bench_util.h"
 #include "server/client.h"
 #include "xgdb/error.h"
 
 namespace xgdb::bench {
 namespace {
-
-struct Host {
-  std::string ref, uuid, socket;
-  pid_t pid = -1;
-  bool master = false;
-  bool alive = true;
-};
-
-nlohmann::json Call(const std::string& socket, const std::string& path,
-                    const nlohmann::json& call, int timeout_ms = 60000) {
-  server::Answer a =
-      server::Connection::Unix(socket, timeout_ms).Call(path, call.dump(), "", false);
-  return nlohmann::json::parse(a.body, nullptr, false);
-}
-
-nlohmann::json Status(const Host& h) {
-  return Call(h.socket, "/xapi_gitdb", {"Peer_list", nlohmann::json::object()})[1];
-}
-
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  std::istringstream rest(line.substr(line.rfind(')') + 2));
-  std::vector<std::string> f;
-  for (std::string x; rest >> x;) f.push_back(x);
-  if (f.size() < 13) return 0;
-  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-class Pool {
- public:
-  Pool(const std::string& bin, const std::string& dir, int hosts, int fanout, int vms,
-       bool no_fsync) {
-    int out[2];
-    if (pipe(out) != 0) throw Error(ErrorKind::kIo, "pipe");
-    // Enough VMs that no two writes of a run touch the same one (a later
-    // write would hide an earlier one's event).
-    std::vector<std::string> args = {bin, "sim", "--hosts", std::to_string(hosts), "--dir", dir,
-                                     "--fanout", std::to_string(fanout), "--vms",
-                                     std::to_string(vms)};
-    if (no_fsync) args.push_back("--no-fsync");
-    sim_ = fork();
-    if (sim_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* in = fdopen(out[0], "r");
-    char* line = nullptr;
-    size_t cap = 0;
-    while (hosts_.size() < static_cast<size_t>(hosts) && getline(&line, &cap, in) > 0) {
-      nlohmann::json j = nlohmann::json::parse(line);
-      hosts_.push_back({j["host"], j["uuid"], j["socket"], j["pid"], j["master"]});
-    }
-    free(line);
-    fclose(in);
-    if (hosts_.size() != static_cast<size_t>(hosts)) throw Error(ErrorKind::kIo, "sim failed");
-  }
-  ~Pool() {
-    for (Host& h : hosts_) kill(h.pid, SIGCONT);
-    kill(sim_, SIGTERM);
-    waitpid(sim_, nullptr, 0);
-  }
-  std::vector<Host>& hosts() { return hosts_; }
-
-  // Whether every live host shows the same master and heads.
-  bool Converged() {
-    nlohmann::json first;
-    for (Host& h : hosts_) {
-      if (!h.alive) continue;
-      try {
-        nlohmann::json s = Status(h);
-        nlohmann::json view = {s["master"], s["heads"]};
-        if (first.is_null()) first = view;
-        if (view != first) return false;
-      } catch (const Error&) {
-        return false;
-      }
-    }
-    return true;
-  }
-  double WaitConverged(double limit_s) {
-    auto start = Clock::now();
-    while (!Converged()) {
-      if (Seconds(start) > limit_s) return -1;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return Seconds(start);
-  }
-
- private:
-  pid_t sim_ = -1;
-  std::vector<Host> hosts_;
-};
 
 // Event_from watchers: when each host first served each value.
 class Arrivals {
