@@ -227,9 +227,13 @@ void LockService::CallAsync(std::string call, json args, Done done) {
 
 json LockService::RouteToLeader(const std::string& call, const json& args,
                                 Clock::time_point deadline) {
+  int redirects = 0;
   for (;;) {
     json answer = Route(call, args);
     if (!IsNoLeader(answer)) return answer;
+    // A member that named the leader: go there at once (Route took the
+    // hint), not after a pause; only "nobody leads" is waited out.
+    if (!answer.value("leader", "").empty() && ++redirects <= 3) continue;
     if (Clock::now() >= deadline || stop_) {
       throw Error(ErrorKind::kIo,
                   "the lock service has no leader: fewer than a majority of its voters (" +
