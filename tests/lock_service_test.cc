@@ -4,7 +4,11 @@
 // restarted. What is checked is what a lock user relies on: never two
 // holders, tokens that grow, locks that outlive neither their holder's
 // daemon nor a leader's death, and a table that survives restarts.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -59,6 +63,20 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 std::string HostDir(const SimHost& h) { return h.repo.substr(0, h.repo.rfind('/')); }
+// Whether a listener could bind 127.0.0.1:port now (with SO_REUSEADDR, as
+// libuv binds): a killed process's connections on it linger a moment.
+bool Bindable(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
 
 class LockServiceTest : public ::testing::Test {
  protected:
@@ -292,7 +310,10 @@ TEST_F(LockServiceTest, AMemberWithoutTheSecretCannotJoin) {
     o.secrets = [presented] { return std::vector<std::string>{presented}; };
     return o;
   };
+  const std::string& victim_peer = pool.host(victim).peer;
+  int victim_port = std::stoi(victim_peer.substr(victim_peer.rfind(':') + 1)) + 1;
   {
+    ASSERT_TRUE(Eventually([&] { return Bindable(victim_port); }, 30));
     lock::LockTable table;
     lock::Consensus wrong(impostor("not the pool secret", dir_ / "wrong"), table);
     wrong.Start();
@@ -305,6 +326,7 @@ TEST_F(LockServiceTest, AMemberWithoutTheSecretCannotJoin) {
     EXPECT_FALSE(wrong.IsLeader());
     wrong.Stop();
   }
+  ASSERT_TRUE(Eventually([&] { return Bindable(victim_port); }, 30));
   lock::LockTable table;
   lock::Consensus right(impostor(secret, dir_ / "right"), table);
   right.Start();

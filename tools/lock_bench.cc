@@ -177,13 +177,20 @@ class Etcd : public System {
       pids_.push_back(pid);
       alive_.push_back(true);
     }
-    Leader();  // waits until the cluster has one
+    try {
+      Leader();  // waits until the cluster has one
+    } catch (...) {
+      StopAll();  // a constructor that throws runs no destructor
+      throw;
+    }
   }
-  ~Etcd() override {
+  ~Etcd() override { StopAll(); }
+  void StopAll() {
     for (pid_t p : pids_) {
       kill(p, SIGKILL);
       waitpid(p, nullptr, 0);
     }
+    pids_.clear();
   }
   std::string Name() override { return "etcd 3.4"; }
   size_t Members() override { return 3; }
