@@ -5,6 +5,7 @@
 #define XGDB_TOOLS_BENCH_SIM_H_
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,7 @@ class Pool {
     if (no_fsync) args.push_back("--no-fsync");
     sim_ = fork();
     if (sim_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);  // a benchmark that dies takes its pool along
       dup2(out[1], 1);
       close(out[0]);
       std::vector<char*> argv;

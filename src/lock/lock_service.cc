@@ -97,12 +97,11 @@ void LockService::Start() {
     c.secrets = options_.secrets;
     c.election_timeout_ms = options_.election_timeout_ms;
     for (const std::string& uuid : voters) {
-      auto it = std::find_if(options_.hosts.begin(), options_.hosts.end(),
-                             [&](const LockHost& h) { return h.uuid == uuid; });
-      if (it == options_.hosts.end()) {
+      const LockHost* host = FindHost(uuid);
+      if (host == nullptr) {
         throw Error(ErrorKind::kInvalidArgument, "voter " + uuid + " is not a known host");
       }
-      c.voters.push_back(member(*it));
+      c.voters.push_back(member(*host));
     }
     consensus_ = std::make_unique<Consensus>(std::move(c), table_);
     consensus_->Start();
@@ -164,8 +163,7 @@ json LockService::Call(const std::string& call, const json& args) {
         throw Error(ErrorKind::kBusy, "lock " + request["name"].get<std::string>() +
                                           " is held by " + by);
       }
-      std::unique_lock<std::mutex> lock(stop_mu_);
-      stop_cv_.wait_for(lock, milliseconds(50), [this] { return stop_.load(); });
+      Pause(milliseconds(50));
     }
   }
   if (call == "Lock_renew" || call == "Lock_release") {
@@ -239,8 +237,7 @@ json LockService::RouteToLeader(const std::string& call, const json& args,
                   "the lock service has no leader: fewer than a majority of its voters (" +
                       fmt::format("{}", fmt::join(options_.voters, ", ")) + ") answer");
     }
-    std::unique_lock<std::mutex> lock(stop_mu_);
-    stop_cv_.wait_for(lock, milliseconds(50), [this] { return stop_.load(); });
+    Pause(milliseconds(50));
   }
 }
 
@@ -256,10 +253,9 @@ json LockService::Route(const std::string& call, const json& args) {
   if (target == options_.self.uuid) {
     answer = Execute(call, args);
   } else {
-    auto host = std::find_if(options_.hosts.begin(), options_.hosts.end(),
-                             [&](const LockHost& h) { return h.uuid == target; });
+    const LockHost* host = FindHost(target);
     try {
-      if (host == options_.hosts.end()) throw Error(ErrorKind::kIo, "unknown host");
+      if (host == nullptr) throw Error(ErrorKind::kIo, "unknown host");
       answer = Forward(*host, call, args);
     } catch (const Error& e) {
       spdlog::debug("lock service: {} on {} failed: {}", call, target, e.what());
@@ -299,6 +295,13 @@ json LockService::Forward(const LockHost& host, const std::string& call, const j
 json LockService::NoLeader() {
   const LockHost* leader = consensus_ ? HostOfMember(consensus_->LeaderId()) : nullptr;
   return {{"no_leader", true}, {"leader", leader ? leader->uuid : ""}};
+}
+
+const LockHost* LockService::FindHost(const std::string& uuid) const {
+  for (const LockHost& h : options_.hosts) {
+    if (h.uuid == uuid) return &h;
+  }
+  return nullptr;
 }
 
 const LockHost* LockService::HostOfMember(uint64_t member_id) const {
@@ -405,6 +408,11 @@ json LockService::ExecuteList() {
   return {{"locks", locks}, {"values", table_.Values()}};
 }
 
+void LockService::Pause(milliseconds ms) {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  stop_cv_.wait_for(lock, ms, [this] { return stop_.load(); });
+}
+
 void LockService::TimerLoop() {
   while (!stop_) {
     try {
@@ -413,8 +421,7 @@ void LockService::TimerLoop() {
     } catch (const std::exception& e) {
       spdlog::warn("lock service: {}", e.what());
     }
-    std::unique_lock<std::mutex> lock(stop_mu_);
-    stop_cv_.wait_for(lock, milliseconds(100), [this] { return stop_.load(); });
+    Pause(milliseconds(100));
   }
 }
 

@@ -115,7 +115,9 @@ class LockService {
   nlohmann::json ExecuteRenew(const nlohmann::json& args);
   nlohmann::json ExecuteList();
   std::optional<nlohmann::json> Propose(const nlohmann::json& command);
+  const LockHost* FindHost(const std::string& uuid) const;
   const LockHost* HostOfMember(uint64_t member_id) const;
+  void Pause(std::chrono::milliseconds ms);  // returns early when stopping
   void TimerLoop();
   void ExpireLeases();
   void RenewHeld();

@@ -128,14 +128,14 @@ std::string MasterUuid(const Database& db) {
 
 // The lock service of a replicating daemon: its hosts are this one and its
 // peers, its voters chosen from them (lock_service.h).
-std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options, Store& store,
-                                                   SecretChecker& secrets) {
+std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options,
+                                                   const std::vector<replica::PeerAddress>& peers,
+                                                   Store& store, SecretChecker& secrets) {
   lock::LockServiceOptions o;
   o.self = {options.host_uuid, options.tcp_address, options.tcp_port};
   o.hosts.push_back(o.self);
   std::vector<std::string> uuids{options.host_uuid};
-  for (const std::string& spec : options.peers) {
-    replica::PeerAddress peer = replica::ParsePeerAddress(spec);
+  for (const replica::PeerAddress& peer : peers) {
     if (peer.uuid == options.host_uuid) {
       o.self.address = peer.address;  // as the pool reaches this host
       o.hosts.front() = o.self;
@@ -199,6 +199,7 @@ int RunDaemon(const DaemonOptions& options) {
   event::RegisterEventCalls(extensions, events);
   events.Start();
   std::unique_ptr<replica::Replicator> replicator;
+  std::vector<replica::PeerAddress> peers;
   if (!options.host_uuid.empty()) {
     replica::ReplicatorOptions replica_options;
     replica_options.host_uuid = options.host_uuid;
@@ -208,6 +209,7 @@ int RunDaemon(const DaemonOptions& options) {
       for (const std::string& spec : options.peers) {
         replica_options.peers.push_back(replica::ParsePeerAddress(spec));
       }
+      peers = replica_options.peers;
       replicator = std::make_unique<replica::Replicator>(*store, replica_options);
     } catch (const Error& e) {
       spdlog::critical("cannot start replicating: {}", e.what());
@@ -229,7 +231,7 @@ int RunDaemon(const DaemonOptions& options) {
   if (replicator && options.locks && !options.secret_files.empty() && options.tcp_port != 0) {
     try {
       lock_secrets = std::make_unique<SecretChecker>(options.secret_files);
-      locks = MakeLockService(options, *store, *lock_secrets);
+      locks = MakeLockService(options, peers, *store, *lock_secrets);
     } catch (const Error& e) {
       spdlog::critical("cannot set up the lock service: {}", e.what());
       return 1;
