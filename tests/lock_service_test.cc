@@ -142,8 +142,16 @@ TEST_F(LockServiceTest, TheCommandLineTakesAndGivesBackLocks) {
   CommandResult listed = RunCli(repo1, "--json lock list");
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_EQ(json::parse(listed.output)["locks"][0]["token"], std::stoull(token));
+  EXPECT_EQ(RunCli(repo1, "lock check VDI:abc " + token).output,
+            "held (newest grant: token " + token + ")\n");
   EXPECT_EQ(RunCli(repo0, "lock release VDI:abc " + token).exit_code, 0);
-  EXPECT_EQ(RunCli(repo1, "lock acquire VDI:abc").exit_code, 0);
+  CommandResult again = RunCli(repo1, "lock acquire VDI:abc");
+  EXPECT_EQ(again.exit_code, 0);
+  // Fencing from a script: the released token is not held any more.
+  CommandResult check = RunCli(repo0, "lock check VDI:abc " + token);
+  EXPECT_EQ(check.exit_code, 3);
+  EXPECT_EQ(check.output, "not held (newest grant: token " +
+                              again.output.substr(0, again.output.find('\n')) + ")\n");
 
   EXPECT_EQ(RunCli(repo0, "lock cas VDI:abc:activating --value True").exit_code, 0);
   EXPECT_EQ(RunCli(repo1, "lock cas VDI:abc:activating --value True").exit_code, 3);
@@ -260,6 +268,61 @@ TEST_F(LockServiceTest, AStoppedLeaderNeverGrantsWhatTheMajorityGranted) {
   ASSERT_EQ(list["locks"].size(), 1u) << list;
   EXPECT_EQ(list["locks"][0]["token"], a[1]["token"]);
   EXPECT_EQ(list["locks"][0]["holder"], pool.host(other).ref);
+}
+
+// Fencing with real daemons: the old holder, the lock service's leader, cut
+// off (SIGSTOP) until its lease ran out and the lock went to another host,
+// comes back with a task made under its old token: the commit is refused and
+// its change reaches no host, while the new holder's change reaches all.
+TEST_F(LockServiceTest, AStaleTokenIsRefusedAtMerge) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  const size_t old = Leader(pool, {0, 1, 2});
+  ASSERT_LT(old, pool.size());
+  const size_t other = (old + 1) % 3;
+  const std::string pool_ref = pool.Call(0, {"Read_refs", "pool"})[1][0];
+  // A guarded change: a task under (lock, token) that writes the pool's
+  // description; the answer of its Task_begin.
+  auto guarded = [&](size_t i, const json& grant, const std::string& value) {
+    json begun = pool.Ours(i, {"Task_begin", {{"locks", {{{"name", grant[1]["name"]},
+                                                          {"token", grant[1]["token"]}}}}}});
+    EXPECT_EQ(begun[0], "Task_begin") << begun;
+    std::string task = begun[1].value("task", "");
+    json w = pool.Call(i, {"Write_field", "pool", pool_ref, "name_description", value}, task);
+    EXPECT_EQ(w[0], "Write_field") << w;
+    return task;
+  };
+  json first = Acquire(pool, old, "SR:1", {{"ttl", 2}});
+  ASSERT_TRUE(Granted(first)) << first;
+  std::string stale_task = guarded(old, first, "old holder");
+
+  pool.Signal(old, SIGSTOP);
+  json second = Acquire(pool, other, "SR:1", {{"wait", 20}, {"ttl", 60}});
+  ASSERT_TRUE(Granted(second)) << second;
+  EXPECT_GT(second[1]["token"], first[1]["token"]);
+  std::string task = guarded(other, second, "new holder");
+  json committed = pool.Ours(other, {"Task_commit", {{"task", task}}});
+  EXPECT_EQ(committed[0], "Task_commit") << committed;
+  pool.Signal(old, SIGCONT);
+
+  json refused = pool.Ours(old, {"Task_commit", {{"task", stale_task}}});
+  EXPECT_EQ(FailureKind(refused), "fenced") << refused;
+  std::string message = refused[1].value("message", "");
+  EXPECT_NE(message.find("token " + first[1]["token"].dump()), std::string::npos) << message;
+  EXPECT_NE(message.find("newest grant: token " + second[1]["token"].dump()), std::string::npos)
+      << message;
+  EXPECT_TRUE(Eventually([&] {
+    for (size_t i = 0; i < pool.size(); ++i) {
+      if (pool.ReadField(i, "pool", "name_description", pool_ref) != "new holder") return false;
+    }
+    return pool.Converged();
+  }));
+  // Nowhere in any host's history.
+  for (size_t i = 0; i < pool.size(); ++i) {
+    CommandResult grep = test::Run("git -C " + ShellQuote(pool.host(i).repo) +
+                             " log -p master | grep -c 'old holder'");
+    EXPECT_EQ(grep.output, "0\n") << "host " << i;
+  }
 }
 
 TEST_F(LockServiceTest, TheTableSurvivesARestartOfEveryVoter) {

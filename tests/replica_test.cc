@@ -91,6 +91,42 @@ TEST_F(DeriveTest, ConcurrentChangesToOneFieldKeepTheLaterCommitsAndSayWhat) {
             std::string::npos);
 }
 
+// The commit `of` again, with `message` and committer time `when` (seconds).
+std::string Recommit(const Fork& f, const std::string& of, const std::string& message, int when) {
+  std::string date = "@" + std::to_string(when) + " +0000";
+  CommandResult r = Run("GIT_COMMITTER_DATE=" + ShellQuote(date) + " GIT_AUTHOR_DATE=" +
+                        ShellQuote(date) + " git --git-dir=" + ShellQuote(f.path) +
+                        " commit-tree " + of + "^{tree} -p " + f.base + " -m " +
+                        ShellQuote(message));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.output.substr(0, 40);
+}
+
+TEST_F(DeriveTest, ChangesUnderANewerLockTokenWinOverLaterOnes) {
+  Fork f = MakeFork(dir_ / "r", StoreTestSchema(), Vms(2), [](Database& db) { Label(db, 0, "new holder"); },
+                    [](Database& db) { Label(db, 0, "old holder"); });
+  auto repo = OpenRepo(f.path);
+  // Without tokens the later commit wins: the old holder's, made after.
+  std::string early = Recommit(f, f.ours, "new holder's change", 1800000000);
+  std::string late = Recommit(f, f.theirs, "old holder's change", 1800000100);
+  replica::DerivedMaster plain = DeriveMaster(repo.get(), {{"h1", early}, {"h2", late}});
+  EXPECT_EQ(LoadCommit(f, plain.commit)->ReadField("VM", "name__label", VmRef(0)), "old holder");
+  // Under one lock, the newer grant wins whatever the times (the old holder
+  // had lost the lock while it was cut off), the same way on every host.
+  early = Recommit(f, f.ours, "new holder's change\n\nLock-Token: 90 SR:1\n", 1800000000);
+  late = Recommit(f, f.theirs, "old holder's change\n\nLock-Token: 12 SR:1\n", 1800000100);
+  replica::DerivedMaster fenced = DeriveMaster(repo.get(), {{"h1", early}, {"h2", late}});
+  EXPECT_EQ(LoadCommit(f, fenced.commit)->ReadField("VM", "name__label", VmRef(0)), "new holder");
+  ASSERT_EQ(fenced.conflicts.size(), 1u);
+  EXPECT_NE(fenced.conflicts[0].find("kept 'new holder' over 'old holder'"), std::string::npos)
+      << fenced.conflicts[0];
+  EXPECT_EQ(DeriveMaster(repo.get(), {{"h1", late}, {"h2", early}}).commit, fenced.commit);
+  // Tokens of different locks do not decide: the time rule again.
+  late = Recommit(f, f.theirs, "old holder's change\n\nLock-Token: 12 SR:2\n", 1800000100);
+  replica::DerivedMaster other = DeriveMaster(repo.get(), {{"h1", early}, {"h2", late}});
+  EXPECT_EQ(LoadCommit(f, other.commit)->ReadField("VM", "name__label", VmRef(0)), "old holder");
+}
+
 // ---- Thin packs ----
 
 class ThinPackTest : public ::testing::Test {

@@ -14,6 +14,12 @@
 namespace xgdb::test {
 namespace {
 
+task::TaskOptions WithoutReaper() {
+  task::TaskOptions options;
+  options.reap_after_ms = 0;
+  return options;
+}
+
 class RevertTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -35,7 +41,7 @@ class RevertTest : public ::testing::Test {
   // Calls one of our protocol calls as the daemon would.
   nlohmann::json Call(const std::string& name, const nlohmann::json& args) {
     if (!tasks_) {
-      tasks_ = std::make_unique<task::TaskManager>(*store_, task::TaskOptions{0, 0, ""});
+      tasks_ = std::make_unique<task::TaskManager>(*store_, WithoutReaper());
       task::RegisterTaskCalls(registry_, *tasks_);
     }
     rpc::RpcResult result;
@@ -162,7 +168,7 @@ TEST_F(RevertTest, ImageAtACommitIsWhatLoadingItGives) {
   db().WriteField("VM", VmRef(1), "memory_actual", "4096");
   std::string first = store_->Log("master", 100).back().id;  // the empty database
 
-  task::TaskManager tasks(*store_, task::TaskOptions{0, 0, ""});
+  task::TaskManager tasks(*store_, WithoutReaper());
   for (const std::string& rev : {first, c1_, c2_, c3_, bulk, c4, c5, c6}) {
     auto image = task::ImageAt(*store_, rev);
     EXPECT_EQ(GitDump(*image), GitDump(*store_->LoadAt(rev))) << rev;

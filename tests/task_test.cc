@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "merge/merge.h"
@@ -206,6 +208,53 @@ TEST_F(TaskTest, ConflictFailsNamingTableRefFieldAndKeepsTheBranch) {
   EXPECT_EQ(tasks_->Abort(t), std::vector<std::string>{t});
   EXPECT_EQ(GitOut("branch --list 'tasks/*'"), "");
   EXPECT_EQ(Read("", 1), "master");
+}
+
+// Fencing with a stand-in for the lock service (the daemons' lock service
+// does the same for real in lock_service_test.cc): a guarded task's commits
+// name their lock and token, and its commit into master asks whether that
+// token is still held.
+TEST_F(TaskTest, AGuardedTaskCommitsOnlyWhileItsLockIsHeld) {
+  using task::LockGuard;
+  EXPECT_THROW(tasks_->Begin("", "", {{"SR:1", 7}}), Error);  // no lock service to ask
+
+  std::set<uint64_t> held = {7};
+  std::vector<LockGuard> asked;
+  TaskOptions options = NoReaper();
+  options.check_guard = [&](const LockGuard& g) {
+    asked.push_back(g);
+    if (held.count(g.token) == 0) throw Error(ErrorKind::kFenced, "lock " + g.name + " lost");
+  };
+  tasks_ = std::make_unique<TaskManager>(*store_, options);
+
+  std::string t = tasks_->Begin("", "", {{"SR:1", 7}});
+  std::string nested = tasks_->Begin(t, "", {{"VDI:2", 9}});
+  Write(nested, 1, "under two locks");
+  tasks_->Commit(nested);  // into its parent: nothing to ask yet
+  EXPECT_TRUE(asked.empty());
+  std::string head = store_->Head();
+  held.clear();  // the lease ran out meanwhile
+  try {
+    tasks_->Commit(t);
+    FAIL() << "committed under a lost lock";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kFenced);
+    EXPECT_NE(std::string(e.what()).find("not committed into master"), std::string::npos);
+  }
+  EXPECT_EQ(store_->Head(), head);
+  EXPECT_EQ(Read("", 1), "vm1");
+  // The parent answers for its nested task's lock too.
+  held = {7, 9};
+  asked.clear();
+  tasks_->Commit(t);
+  EXPECT_EQ(asked, (std::vector<LockGuard>{{"SR:1", 7}, {"VDI:2", 9}}));
+  EXPECT_EQ(Read("", 1), "under two locks");
+  // Plain git shows which locks a change was made under.
+  std::string log = GitOut("log --format=%B master");
+  EXPECT_NE(log.find("Lock-Token: 7 SR:1\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("Lock-Token: 9 VDI:2\n"), std::string::npos) << log;
+  EXPECT_EQ(merge::LockTokenTrailers(GitOut("log -1 --format=%B master")),
+            (std::map<std::string, uint64_t>{{"SR:1", 7}, {"VDI:2", 9}}));
 }
 
 TEST_F(TaskTest, AbortDropsTheTaskAndItsChildren) {

@@ -22,6 +22,12 @@
 
 namespace {
 
+xgdb::task::TaskOptions WithoutReaper() {
+  xgdb::task::TaskOptions options;
+  options.reap_after_ms = 0;
+  return options;
+}
+
 using namespace xgdb;
 using bench::Clock;
 using bench::Median;
@@ -126,7 +132,7 @@ int main(int argc, char** argv) {
   for (int run = 0; run < runs; ++run) {
     for (Pool& p : pools) {
       auto store = Store::Open(PoolOptions(p.path));
-      task::TaskManager tasks(*store, task::TaskOptions{0, 0, ""});
+      task::TaskManager tasks(*store, WithoutReaper());
       for (int r = 0; r < 3; ++r) TimeTask(tasks, p.vms, 10, r);  // warm caches
       for (size_t i = 0; i < ks.size(); ++i) {
         for (int r = 0; r < rounds; ++r) {
@@ -178,7 +184,7 @@ int main(int argc, char** argv) {
   // 16 concurrent tasks committing into master.
   {
     auto store = MakePool(dir + "/pool-concurrent", 1000);
-    task::TaskManager tasks(*store, task::TaskOptions{0, 0, ""});
+    task::TaskManager tasks(*store, WithoutReaper());
     constexpr int kThreads = 16, kPerThread = 5;
     std::vector<std::thread> threads;
     std::atomic<int> failed{0};

@@ -35,6 +35,7 @@ enum class ErrorKind {
   kIo,                  // file system / libgit2 failure
   kInvalidArgument,     // bad input to a command (state.db syntax, CLI usage)
   kBusy,                // held by another (a repository another process writes)
+  kFenced,              // guarded by a lock token that is no longer held
 };
 
 class Error : public std::runtime_error {

@@ -7,6 +7,7 @@
 // else, a token no longer held, a compare-and-set whose expectation failed),
 // so that shell scripts can branch without parsing.
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -68,8 +69,8 @@ int RunLock(const GlobalOptions& global, const std::string& verb, const LockArgs
     args = {{"name", a.name}, {"mode", a.shared ? "shared" : "exclusive"}, {"wait", a.wait}};
     if (a.ttl > 0) args["ttl"] = a.ttl;
     if (!a.owner.empty()) args["owner"] = a.owner;
-  } else if (verb == "release" || verb == "renew") {
-    call = verb == "release" ? "Lock_release" : "Lock_renew";
+  } else if (verb == "release" || verb == "renew" || verb == "check") {
+    call = verb == "release" ? "Lock_release" : verb == "renew" ? "Lock_renew" : "Lock_check";
     args = {{"name", a.name}, {"token", a.token}};
   } else if (verb == "cas") {
     call = "Lock_cas";
@@ -105,6 +106,11 @@ int RunLock(const GlobalOptions& global, const std::string& verb, const LockArgs
     const nlohmann::json& v = (*result)["value"];
     std::printf("%s\n", v.is_null() ? "(absent)" : v.get<std::string>().c_str());
     if (verb == "cas" && !(*result)["ok"].get<bool>()) return kExitRefused;
+  } else if (verb == "check") {
+    bool held = (*result)["held"].get<bool>();
+    std::printf("%s (newest grant: token %llu)\n", held ? "held" : "not held",
+                static_cast<unsigned long long>((*result)["newest"].get<uint64_t>()));
+    if (!held) return kExitRefused;
   } else if (verb == "status") {
     PrintJson(*result);
   }
@@ -130,9 +136,12 @@ void RegisterLockCommands(CLI::App& app, GlobalOptions& global, CommandTable& ta
   acquire->add_option("--wait", a->wait, "Seconds to wait for it (0: try once)")
       ->capture_default_str();
   acquire->add_option("--owner", a->owner, "Who on this host holds it (distinct holders)");
-  for (const char* verb : {"release", "renew"}) {
-    auto* sub = add(verb, std::string(verb == std::string("release") ? "Give a lock back"
-                                                                      : "Extend a lock's lease"));
+  const std::map<std::string, std::string> by_token = {
+      {"release", "Give a lock back"},
+      {"renew", "Extend a lock's lease"},
+      {"check", "Whether a token is still held (fencing: exit 3 when not)"}};
+  for (const auto& [verb, what] : by_token) {
+    auto* sub = add(verb, what);
     sub->add_option("name", a->name, "Lock name")->required();
     sub->add_option("token", a->token, "Its token, as acquire printed it")->required();
   }

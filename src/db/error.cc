@@ -39,6 +39,7 @@ const char* Error::KindName(ErrorKind kind) {
     case ErrorKind::kIo: return "i/o error";
     case ErrorKind::kInvalidArgument: return "invalid argument";
     case ErrorKind::kBusy: return "busy";
+    case ErrorKind::kFenced: return "fenced";
   }
   return "unknown";
 }

@@ -10,7 +10,7 @@ namespace xgdb::lock {
 void RegisterLockCalls(rpc::ExtensionRegistry& registry, LockService* service) {
   for (const char* name :
        {"Lock_acquire", "Lock_renew", "Lock_release", "Lock_list", "Lock_cas", "Lock_get",
-        "Lock_status"}) {
+        "Lock_check", "Lock_status"}) {
     std::string call = name;
     registry.Register(call, [service, call](const nlohmann::json& args, const rpc::CallContext&,
                                             rpc::ReplyFn reply) {

@@ -194,7 +194,21 @@ json LockService::Call(const std::string& call, const json& args) {
     return RouteToLeader(call, json{{"key", StringArg(args, "key")}}, leader_deadline);
   }
   if (call == "Lock_list") return RouteToLeader(call, json::object(), leader_deadline);
+  if (call == "Lock_check") {
+    return RouteToLeader(call, json{{"name", StringArg(args, "name")}, {"token", TokenArg(args)}},
+                         leader_deadline);
+  }
   throw Error(ErrorKind::kBadRequest, "unknown call " + call);
+}
+
+void LockService::CheckHeld(const std::string& name, uint64_t token) {
+  json answer = Call("Lock_check", {{"name", name}, {"token", token}});
+  if (answer.value("held", false)) return;
+  std::string newest = std::to_string(answer.value("newest", uint64_t{0}));
+  throw Error(ErrorKind::kFenced,
+              "lock " + name + " is no longer held under token " + std::to_string(token) +
+                  " (its newest grant: token " + newest + ")",
+              {name, std::to_string(token), newest});
 }
 
 void LockService::CallAsync(std::string call, json args, Done done) {
@@ -351,6 +365,11 @@ json LockService::Execute(const std::string& call, const json& args) {
     if (!consensus_->Barrier(kProposeTimeoutMs)) return NoLeader();
     std::optional<std::string> value = table_.Value(StringArg(args, "key"));
     return {{"value", value ? json(*value) : json(nullptr)}};
+  } else if (call == "Lock_check") {
+    if (!consensus_->Barrier(kProposeTimeoutMs)) return NoLeader();
+    const std::string name = StringArg(args, "name");
+    return {{"held", table_.FindGrant(name, TokenArg(args)).has_value()},
+            {"newest", table_.NewestToken(name)}};
   } else {
     throw Error(ErrorKind::kBadRequest, "unknown call " + call);
   }

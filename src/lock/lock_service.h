@@ -82,12 +82,17 @@ class LockService {
   void Start();  // Error(kIo) when this voter's consensus cannot start
   void Stop();
 
-  // Lock_acquire, Lock_renew, Lock_release, Lock_list, Lock_cas, Lock_get
-  // with their arguments as proto/xapi-gitdb.md gives them; returns the
+  // Lock_acquire, Lock_renew, Lock_release, Lock_list, Lock_cas, Lock_get,
+  // Lock_check with their arguments as proto/xapi-gitdb.md gives them; returns the
   // result object or throws Error (kBusy: not granted within `wait`; kIo:
   // no leader within leader_wait_ms; kInvalidArgument: bad arguments).
   // Blocks for up to the call's wait.
   nlohmann::json Call(const std::string& call, const nlohmann::json& args);
+
+  // Fencing (TaskOptions::check_guard): returns when `token` is a live
+  // grant of lock `name` (a linearizable read on the leader), else throws
+  // Error(kFenced) naming the newest grant; Error(kIo) without a leader.
+  void CheckHeld(const std::string& name, uint64_t token);
 
   // Call on a thread of its own (a waiting acquire must not hold one of the
   // server's), then done(result, nullptr) or done(nullptr, &error). More

@@ -1,6 +1,7 @@
 #include "merge/merge_commit.h"
 
 #include <algorithm>
+#include <charconv>
 #include <sstream>
 
 #include "store/git_ptr.h"
@@ -67,6 +68,27 @@ std::string HostTrailer(const std::string& message) {
     if (line.rfind("Host: ", 0) == 0) found = line.substr(6);
   }
   return found;
+}
+
+std::string LockTokenTrailer(const std::string& name, uint64_t token) {
+  return "Lock-Token: " + std::to_string(token) + " " + name + "\n";
+}
+
+std::map<std::string, uint64_t> LockTokenTrailers(const std::string& message) {
+  std::map<std::string, uint64_t> tokens;
+  std::istringstream in(message);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Lock-Token: ", 0) != 0) continue;
+    size_t space = line.find(' ', 12);
+    if (space == std::string::npos || space == 12 || space + 1 == line.size()) continue;
+    uint64_t token = 0;
+    const char* first = line.data() + 12;
+    auto [end, ec] = std::from_chars(first, line.data() + space, token);
+    if (ec != std::errc() || end != line.data() + space) continue;  // not one of ours
+    uint64_t& newest = tokens[line.substr(space + 1)];
+    newest = std::max(newest, token);
+  }
+  return tokens;
 }
 
 }  // namespace xgdb::merge

@@ -10,6 +10,8 @@
 
 #include <git2.h>
 
+#include <cstdint>
+#include <map>
 #include <string>
 
 namespace xgdb::merge {
@@ -41,6 +43,13 @@ std::string CreateMergeCommit(git_repository* repo, const git_oid& tree, const s
 // the identity of the host that made a commit (store commits carry
 // StoreOptions::host_id, merge commits the acting host).
 std::string HostTrailer(const std::string& message);
+
+// Fencing (docs/locks.md): a commit made under a lock carries one trailer
+// "Lock-Token: <token> <lock name>" per lock (token first: names may hold
+// spaces). LockTokenTrailer formats one line (with its '\n');
+// LockTokenTrailers reads them back, the greatest token per lock name.
+std::string LockTokenTrailer(const std::string& name, uint64_t token);
+std::map<std::string, uint64_t> LockTokenTrailers(const std::string& message);
 
 }  // namespace xgdb::merge
 

@@ -1,6 +1,8 @@
 #include "replica/derive.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include "merge/merge.h"
 #include "store/git_ptr.h"
@@ -18,6 +20,50 @@ int64_t CommitTime(git_repository* repo, const std::string& hex) {
   Check(git_commit_lookup(&raw, repo, &id), "reading commit " + hex, ErrorKind::kCorrupt);
   CommitPtr commit(raw);
   return git_commit_time(commit.get());
+}
+
+// The newest token per lock named by "Lock-Token:" trailers of the commits
+// in `head`'s history and not in `base`'s: the locks a side's changes since
+// the merge base were made under.
+std::map<std::string, uint64_t> TokensSince(git_repository* repo, const std::string& head,
+                                            const std::string& base) {
+  git_revwalk* raw = nullptr;
+  Check(git_revwalk_new(&raw, repo), "starting a history walk");
+  RevwalkPtr walk(raw);
+  git_oid head_id = ParseOidHex(head);
+  Check(git_revwalk_push(walk.get(), &head_id), "walking " + head, ErrorKind::kCorrupt);
+  if (!base.empty()) {
+    git_oid base_id = ParseOidHex(base);
+    Check(git_revwalk_hide(walk.get(), &base_id), "walking " + base, ErrorKind::kCorrupt);
+  }
+  std::map<std::string, uint64_t> tokens;
+  for (git_oid id; git_revwalk_next(&id, walk.get()) == 0;) {
+    git_commit* raw_commit = nullptr;
+    Check(git_commit_lookup(&raw_commit, repo, &id), "reading commit " + OidHex(id),
+          ErrorKind::kCorrupt);
+    CommitPtr commit(raw_commit);
+    for (const auto& [name, token] : merge::LockTokenTrailers(git_commit_message(commit.get()))) {
+      tokens[name] = std::max(tokens[name], token);
+    }
+  }
+  return tokens;
+}
+
+// Fencing between hosts: when both sides changed things under one lock,
+// the side with its newer grant wins what cannot merge (the other side's
+// holder had lost the lock, or got it earlier). nullopt when no lock is
+// common to both sides (the first common lock, by name, that differs).
+std::optional<merge::Winner> FencedWinner(git_repository* repo, const std::string& ours,
+                                          const std::string& theirs, const std::string& base) {
+  std::map<std::string, uint64_t> ours_tokens = TokensSince(repo, ours, base);
+  if (ours_tokens.empty()) return std::nullopt;
+  std::map<std::string, uint64_t> theirs_tokens = TokensSince(repo, theirs, base);
+  for (const auto& [name, token] : ours_tokens) {
+    auto it = theirs_tokens.find(name);
+    if (it == theirs_tokens.end() || it->second == token) continue;
+    return it->second > token ? merge::Winner::kTheirs : merge::Winner::kOurs;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -57,6 +103,14 @@ DerivedMaster DeriveMaster(git_repository* repo, const Heads& heads) {
     options.order = merge::ParentOrder::kSorted;
     options.winner = theirs_later ? merge::Winner::kTheirs : merge::Winner::kOurs;
     merge::MergeOutcome merged = merge::MergeCommits(repo, master, theirs, options);
+    // Only conflicts need the (history-walking) fencing rule: none, no walk.
+    if (!merged.resolved.empty()) {
+      std::optional<merge::Winner> fenced = FencedWinner(repo, master, theirs, merged.base);
+      if (fenced && *fenced != options.winner) {
+        options.winner = *fenced;
+        merged = merge::MergeCommits(repo, master, theirs, options);
+      }
+    }
     for (const merge::Conflict& c : merged.resolved) {
       out.conflicts.push_back(merge::ConflictLine(c, options.winner));
     }

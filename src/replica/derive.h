@@ -8,7 +8,9 @@
 //      field-level merge (parents in id order, deterministic commits), what
 //      cannot merge settled for the side whose commit is later (committer
 //      time, then the larger id), each decision a "Conflict:" line in the
-//      merge commit's message.
+//      merge commit's message. Fencing comes first: when both sides made
+//      changes under one lock ("Lock-Token:" trailers), the side with the
+//      newer token wins instead (docs/locks.md, "Fencing").
 #ifndef XGDB_REPLICA_DERIVE_H_
 #define XGDB_REPLICA_DERIVE_H_
 

@@ -188,12 +188,7 @@ int RunDaemon(const DaemonOptions& options) {
   spdlog::info("opened {} at {} ({} rows)", options.repo_path, store->Head(),
                store->db().TotalRows());
 
-  task::TaskOptions task_options;
-  task_options.reap_after_ms = options.task_timeout_ms;
-  task_options.default_host = options.host_ref;
-  task::TaskManager tasks(*store, task_options);
   rpc::ExtensionRegistry extensions;
-  task::RegisterTaskCalls(extensions, tasks);
   // Event_from long polls wait in the hub, not on a thread each.
   event::EventHub events(*store);
   event::RegisterEventCalls(extensions, events);
@@ -238,6 +233,19 @@ int RunDaemon(const DaemonOptions& options) {
     }
   }
   lock::RegisterLockCalls(extensions, locks.get());
+
+  task::TaskOptions task_options;
+  task_options.reap_after_ms = options.task_timeout_ms;
+  task_options.default_host = options.host_ref;
+  if (locks) {
+    // Fencing: a task guarded by a lock commits into master only while the
+    // lock is still held under the task's token.
+    task_options.check_guard = [service = locks.get()](const task::LockGuard& guard) {
+      service->CheckHeld(guard.name, guard.token);
+    };
+  }
+  task::TaskManager tasks(*store, task_options);
+  task::RegisterTaskCalls(extensions, tasks);
   ServerOptions server_options;
   server_options.unix_socket = options.unix_socket;
   server_options.tcp = options.tcp_port != 0;

@@ -32,6 +32,32 @@ std::string TaskArg(const json& args, const rpc::CallContext& context) {
   return id;
 }
 
+// Task_begin's "locks": [{"name": N, "token": T}, ...] (absent: none).
+std::vector<LockGuard> GuardsArg(const json& args) {
+  std::vector<LockGuard> guards;
+  auto it = args.find("locks");
+  if (it == args.end() || it->is_null()) return guards;
+  if (!it->is_array()) throw Error(ErrorKind::kBadRequest, "\"locks\" must be a list");
+  for (const json& g : *it) {
+    auto name = g.is_object() ? g.find("name") : g.end();
+    auto token = g.is_object() ? g.find("token") : g.end();
+    if (name == g.end() || !name->is_string() || name->get<std::string>().empty() ||
+        token == g.end() || !token->is_number_unsigned() || token->get<uint64_t>() == 0 ||
+        name->get<std::string>().find('\n') != std::string::npos) {
+      throw Error(ErrorKind::kBadRequest,
+                  "each of \"locks\" must be {\"name\": <lock>, \"token\": <token of its grant>}");
+    }
+    guards.push_back({name->get<std::string>(), token->get<uint64_t>()});
+  }
+  return guards;
+}
+
+json GuardsJson(const std::vector<LockGuard>& guards) {
+  json out = json::array();
+  for (const LockGuard& g : guards) out.push_back({{"name", g.name}, {"token", g.token}});
+  return out;
+}
+
 }  // namespace
 
 void RegisterTaskCalls(rpc::ExtensionRegistry& registry, TaskManager& tasks) {
@@ -40,10 +66,12 @@ void RegisterTaskCalls(rpc::ExtensionRegistry& registry, TaskManager& tasks) {
     std::string parent = Arg(args, "parent", &context.task);
     static const std::string kNone;
     std::string host = Arg(args, "host", &kNone);
-    std::string id = tasks.Begin(parent, host);
+    std::vector<LockGuard> guards = GuardsArg(args);
+    std::string id = tasks.Begin(parent, host, guards);
     reply(rpc::SuccessResult("Task_begin", {{"task", id},
                                             {"parent", parent},
-                                            {"branch", TaskManager::BranchRef(id)}}));
+                                            {"branch", TaskManager::BranchRef(id)},
+                                            {"locks", GuardsJson(guards)}}));
   });
   registry.Register("Task_commit", [&tasks](const json& args, const rpc::CallContext& context,
                                             rpc::ReplyFn reply) {
@@ -67,6 +95,7 @@ void RegisterTaskCalls(rpc::ExtensionRegistry& registry, TaskManager& tasks) {
                       {"branch", t.branch},
                       {"base", t.begin_commit},
                       {"host", t.host},
+                      {"locks", GuardsJson(t.guards)},
                       {"idle_ms", t.idle_ms},
                       {"children", t.children}});
     }

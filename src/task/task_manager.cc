@@ -31,6 +31,10 @@ Error NoTask(const std::string& id) {
   return Error(ErrorKind::kNotFound, "no open task '" + id + "'", {"task", id, ""});
 }
 
+void AddGuard(std::vector<LockGuard>& guards, const LockGuard& guard) {
+  if (std::find(guards.begin(), guards.end(), guard) == guards.end()) guards.push_back(guard);
+}
+
 const char* KindName(merge::MergeOutcome::Kind kind) {
   switch (kind) {
     case merge::MergeOutcome::Kind::kUpToDate: return "up-to-date";
@@ -46,6 +50,7 @@ struct TaskManager::Task {
   std::string id;
   std::shared_ptr<Task> parent;  // null: master
   std::string host;
+  std::vector<LockGuard> guards;      // its own and its parent's; guarded by TaskManager::mu_
   std::string begin_commit;
   std::string head;  // the branch's commit; guarded by gate
 
@@ -94,6 +99,11 @@ std::shared_ptr<TaskManager::Task> TaskManager::Find(const std::string& id) cons
   return it->second;
 }
 
+std::vector<LockGuard> TaskManager::GuardsOf(const Task& task) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return task.guards;
+}
+
 int64_t TaskManager::NowMs() const { return store_.env().MonotonicMicros() / 1000; }
 
 void TaskManager::Touch(Task& task) {
@@ -101,7 +111,12 @@ void TaskManager::Touch(Task& task) {
   for (Task* t = &task; t != nullptr; t = t->parent.get()) t->last_used_ms = now;
 }
 
-std::string TaskManager::Begin(const std::string& parent_id, const std::string& host) {
+std::string TaskManager::Begin(const std::string& parent_id, const std::string& host,
+                               const std::vector<LockGuard>& guards) {
+  if (!guards.empty() && !options_.check_guard) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "this daemon runs no lock service: a task cannot be guarded by a lock here");
+  }
   auto task = std::make_shared<Task>();
   std::shared_ptr<Task> parent = parent_id.empty() ? nullptr : Find(parent_id);
   task->parent = parent;
@@ -112,6 +127,7 @@ std::string TaskManager::Begin(const std::string& parent_id, const std::string& 
     task->base = std::shared_ptr<Database>(parent->work->Clone());
     task->work = parent->work->Clone();
     task->host = host.empty() ? parent->host : host;
+    task->guards = GuardsOf(*parent);
     {
       std::lock_guard<std::mutex> lock(mu_);
       task->id = parent->id + "." + std::to_string(++parent->next_child);
@@ -142,6 +158,10 @@ std::string TaskManager::Begin(const std::string& parent_id, const std::string& 
     std::lock_guard<std::mutex> lock(mu_);
     tasks_[task->id] = task;
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const LockGuard& g : guards) AddGuard(task->guards, g);
+  }
   task->head = task->begin_commit;
   task->synced = task->base;
   Touch(*task);
@@ -168,6 +188,7 @@ std::string TaskManager::FlushLocked(Task& task) {
                       (stored_rows == 1 ? "" : "s") + " changed";
   std::string message = first + "\n\n" + lines + "\nHost: " + store_.HostTag() +
                         "\nTask: " + task.id + "\n";
+  for (const LockGuard& g : GuardsOf(task)) message += merge::LockTokenTrailer(g.name, g.token);
   std::string commit = store_.WriteRowsCommit(task.head, rows, message);
   if (commit != task.head) {
     store_.MoveRef(BranchRef(task.id), commit, task.head, "task: " + first);
@@ -258,7 +279,15 @@ CommitOutcome TaskManager::Commit(const std::string& id) {
                          "task commit: " + id, drop_images);
       parent->head = merged.commit;
       parent->synced = std::shared_ptr<Database>(parent->work->Clone());
+      // The parent now holds changes made under the task's locks: its own
+      // commit into master must be checked against them too.
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const LockGuard& g : task->guards) AddGuard(parent->guards, g);
     } else {
+      // Fencing: refused while nothing moved if a guard's lock was lost
+      // (its lease ran out while this host was cut off, say). Checked
+      // before master's gate is taken: the check is a network round trip.
+      for (const LockGuard& g : GuardsOf(*task)) options_.check_guard(g);
       // The merge sees every acknowledged master write (UpdateMaster commits
       // them first).
       store_.UpdateMaster([&](const std::string& head) {
@@ -334,6 +363,7 @@ std::vector<TaskInfo> TaskManager::List() const {
     info.branch = BranchRef(id);
     info.begin_commit = t->begin_commit;
     info.host = t->host;
+    info.guards = t->guards;
     info.idle_ms = now - t->last_used_ms;
     info.children = t->children;
     out.push_back(std::move(info));

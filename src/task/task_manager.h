@@ -36,6 +36,14 @@
 
 namespace xgdb::task {
 
+// A lock the task's changes are made under (fencing, docs/locks.md): the
+// lock's name and the token its grant answered.
+struct LockGuard {
+  std::string name;
+  uint64_t token = 0;
+  bool operator==(const LockGuard&) const = default;
+};
+
 struct TaskOptions {
   // Tasks idle (no call, no commit attempt, no active child) for longer are
   // aborted by the reaper thread, with a log line each. 0: never.
@@ -45,6 +53,11 @@ struct TaskOptions {
   // The acting host's ref for the ownership check of top-level tasks that
   // name none ("" = no check: local tasks; docs/ownership.md).
   std::string default_host;
+  // Fencing: throws Error(kFenced) unless `guard`'s token is still held
+  // (the daemon asks its lock service). Called for each guard of a task
+  // committing into master, before master moves. Null: tasks cannot be
+  // guarded (Begin refuses guards).
+  std::function<void(const LockGuard& guard)> check_guard;
 };
 
 struct TaskInfo {
@@ -52,6 +65,7 @@ struct TaskInfo {
   std::string branch;      // "refs/heads/tasks/<id>"
   std::string begin_commit, head;
   std::string host;        // acting host ref for ownership ("" none)
+  std::vector<LockGuard> guards;
   int64_t idle_ms = 0;
   std::vector<std::string> children;
 };
@@ -75,8 +89,15 @@ class TaskManager {
   // Begins a task on master (parent "") or nested in an open task. `host`
   // "" inherits the parent's (top level: options.default_host). Returns the
   // new task's id. Error(kNotFound) for an unknown parent.
-  std::string Begin(const std::string& parent = "", const std::string& host = "");
-  // Merges the task into its parent. On Error (kConflict, kOwnership, ...)
+  // `guards`: locks its changes are made under, in addition to its
+  // parent's. Each commit of the task then carries a "Lock-Token:" trailer
+  // per guard, and the commit into master is refused (Error kFenced) when
+  // one of them is no longer held. Error(kInvalidArgument) for guards when
+  // options.check_guard is null.
+  std::string Begin(const std::string& parent = "", const std::string& host = "",
+                    const std::vector<LockGuard>& guards = {});
+  // Merges the task into its parent. On Error (kConflict, kOwnership,
+  // kFenced, ...)
   // nothing reaches the parent, the branch holds the task's commit for
   // inspection and the task stays open until aborted. A task with open
   // nested tasks cannot commit (Error kInvalidArgument).
@@ -105,6 +126,7 @@ class TaskManager {
  private:
   struct Task;
   std::shared_ptr<Task> Find(const std::string& id) const;
+  std::vector<LockGuard> GuardsOf(const Task& task) const;
   std::string FlushLocked(Task& task);
   void Touch(Task& task);
   void ReaperLoop();

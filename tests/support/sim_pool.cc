@@ -75,11 +75,14 @@ SimPool::~SimPool() {
   }
 }
 
-nlohmann::json SimPool::Call(size_t i, const nlohmann::json& call) const {
+nlohmann::json SimPool::Call(size_t i, const nlohmann::json& call, const std::string& task) const {
   try {
-    server::Answer a = server::Connection::Unix(hosts_[i].socket, 5000)
-                           .Call("/remote_db_access_v2", call.dump(), "", false);
-    return nlohmann::json::parse(a.body, nullptr, false);
+    server::Connection c = server::Connection::Unix(hosts_[i].socket, 5000);
+    std::string body = call.dump();
+    c.Send("POST /remote_db_access_v2 HTTP/1.1\r\n" +
+           (task.empty() ? "" : "x-xgdb-task: " + task + "\r\n") +
+           "content-length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    return nlohmann::json::parse(c.ReadAnswer().body, nullptr, false);
   } catch (const Error&) {
     return nullptr;
   }

@@ -35,9 +35,10 @@ class SimPool {
   const SimHost& host(size_t i) const { return hosts_[i]; }
   bool ok() const { return ok_; }
 
-  // One v2 call on host i's unix socket; the parsed answer (null when the
-  // daemon cannot be reached).
-  nlohmann::json Call(size_t i, const nlohmann::json& call) const;
+  // One v2 call on host i's unix socket, in task `task` when not empty
+  // (the x-xgdb-task header); the parsed answer (null when the daemon
+  // cannot be reached).
+  nlohmann::json Call(size_t i, const nlohmann::json& call, const std::string& task = "") const;
   // One of our calls (/xapi_gitdb) on host i's unix socket: the parsed
   // answer, null when the daemon cannot be reached.
   nlohmann::json Ours(size_t i, const nlohmann::json& call, int timeout_ms = 30000) const;
