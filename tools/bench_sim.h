@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -25,6 +26,7 @@ namespace xgdb::bench {
 
 struct Host {
   std::string ref, uuid, socket;
+  std::vector<std::string> argv;  // how sim started its daemon
   pid_t pid = -1;
   bool master = false;
   bool alive = true;
@@ -81,7 +83,7 @@ class Pool {
     size_t cap = 0;
     while (hosts_.size() < static_cast<size_t>(hosts) && getline(&line, &cap, in) > 0) {
       nlohmann::json j = nlohmann::json::parse(line);
-      hosts_.push_back({j["host"], j["uuid"], j["socket"], j["pid"], j["master"]});
+      hosts_.push_back({j["host"], j["uuid"], j["socket"], j["argv"], j["pid"], j["master"]});
     }
     free(line);
     fclose(in);
@@ -91,8 +93,50 @@ class Pool {
     for (Host& h : hosts_) kill(h.pid, SIGCONT);
     kill(sim_, SIGTERM);
     waitpid(sim_, nullptr, 0);
+    for (pid_t pid : restarted_) {  // not sim's children: stopped here
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
   }
   std::vector<Host>& hosts() { return hosts_; }
+
+  // SIGKILL to host i's daemon, reaped when it was restarted here.
+  void Kill(size_t i) {
+    Host& h = hosts_[i];
+    kill(h.pid, SIGKILL);
+    if (std::erase(restarted_, h.pid) > 0) waitpid(h.pid, nullptr, 0);
+    h.alive = false;
+  }
+  // Starts host i's daemon again as sim started it, its output appended to
+  // `log`; returns once its socket answers (or after 30 s).
+  void Restart(size_t i, const std::string& log) {
+    Host& h = hosts_[i];
+    pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      FILE* out = std::fopen(log.c_str(), "a");
+      if (out != nullptr) {
+        dup2(fileno(out), 1);
+        dup2(fileno(out), 2);
+      }
+      std::vector<char*> argv;
+      for (auto& a : h.argv) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    restarted_.push_back(pid);
+    h.pid = pid;
+    h.alive = true;
+    for (int tries = 0; tries < 1500; ++tries) {
+      try {
+        server::Connection::Unix(h.socket, 1000);
+        return;
+      } catch (const Error&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
 
   // Whether every live host shows the same master and heads.
   bool Converged() {
@@ -122,6 +166,7 @@ class Pool {
  private:
   pid_t sim_ = -1;
   std::vector<Host> hosts_;
+  std::vector<pid_t> restarted_;
 };
 
 }  // namespace xgdb::bench

@@ -1,6 +1,12 @@
 #include "lock/consensus.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -26,6 +32,43 @@ Error RaftError(const char* what, int rv) {
 }
 
 bool NotLeader(int rv) { return rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST; }
+
+// How long a start waits for its port to be free.
+constexpr int kPortWaitMs = 30000;
+
+// Waits until "IP:PORT" can be bound as libuv binds it (SO_REUSEADDR), for
+// at most kPortWaitMs. A voter restarted right after a crash finds the dead
+// process's connections still on its port (FIN_WAIT until the peers close
+// them, a second or so) and would fail to listen; it waits them out
+// instead. Any other failure, or the time running out, is left for libraft
+// to report.
+void WaitForPort(const std::string& address) {
+  size_t colon = address.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  if (colon == std::string::npos ||
+      inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+    return;
+  }
+  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(address.c_str() + colon + 1)));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kPortWaitMs);
+  for (bool logged = false;; logged = true) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rv = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    int error = errno;
+    close(fd);
+    if (rv == 0 || error != EADDRINUSE || std::chrono::steady_clock::now() >= deadline) return;
+    if (!logged) {
+      spdlog::warn("lock service: consensus port {} is still in use (a previous process's "
+                   "connections?); waiting up to {} s for it",
+                   address, kPortWaitMs / 1000);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
 
 }  // namespace
 
@@ -191,6 +234,7 @@ void Consensus::Start() {
   std::error_code ec;
   std::filesystem::create_directories(m.options.dir, ec);
   if (ec) throw Error(ErrorKind::kIo, "cannot create " + m.options.dir + ": " + ec.message());
+  WaitForPort(m.options.bind_address.empty() ? m.options.self.address : m.options.bind_address);
   uv_loop_init(&m.loop);
   m.transport = std::make_unique<AuthTransport>(&m.loop, m.options.secrets, m.options.bind_address);
   int rv = raft_uv_init(&m.io, &m.loop, m.options.dir.c_str(), m.transport->transport());
