@@ -8,12 +8,15 @@
 // the TTL) and resumes the leader or another voter, then waits for a grant
 // made after the fault. At the end every grant is checked against every
 // other:
-//   double grant   grant B answered before grant A's release was sent, and
-//                  A's release still found A held: the service held two
-//                  grants at once. Also two grants with one token.
+//   double grant   a grant B with a greater token than grant A answered
+//                  before A's release was sent, that release still finding
+//                  A held: B was granted while A was held (tokens are the
+//                  order of grants). Also one token answered to two clients.
 // A paused holder's grant that expired (its release answers "not held")
-// may overlap a later grant: that is the lease doing its job, counted as
-// "expired while paused", not as a double grant.
+// may overlap a later grant, and the answer of a grant can reach a client
+// that was paused after that grant expired and the lock went to another:
+// that is the lease doing its job ("releases that found the grant
+// expired"), not a double grant.
 #ifndef XGDB_TOOLS_LOCK_SOAK_H_
 #define XGDB_TOOLS_LOCK_SOAK_H_
 
@@ -22,7 +25,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -53,19 +55,42 @@ struct SoakReport {
 // Grants that the service held at once (see the header comment).
 inline size_t CountDoubleGrants(std::vector<SoakGrant> grants, bool print) {
   std::sort(grants.begin(), grants.end(),
-            [](const SoakGrant& a, const SoakGrant& b) { return a.granted < b.granted; });
+            [](const SoakGrant& a, const SoakGrant& b) { return a.token < b.token; });
   size_t doubles = 0;
-  std::map<uint64_t, size_t> by_token;
-  for (size_t i = 0; i < grants.size(); ++i) {
-    if (++by_token[grants[i].token] > 1) ++doubles;
-    for (size_t j = i + 1; j < grants.size() && grants[j].granted < grants[i].release_sent; ++j) {
-      if (grants[i].released) {
-        if (print) std::fprintf(stderr, "double grant: token %llu (client %zu) and token %llu (client %zu)\n",
-                     static_cast<unsigned long long>(grants[i].token), grants[i].client,
-                     static_cast<unsigned long long>(grants[j].token), grants[j].client);
-        ++doubles;
+  for (size_t i = 1; i < grants.size(); ++i) {
+    if (grants[i].token == grants[i - 1].token && grants[i].client != grants[i - 1].client) {
+      if (print) {
+        std::fprintf(stderr, "double grant: token %llu answered to clients %zu and %zu\n",
+                     static_cast<unsigned long long>(grants[i].token), grants[i - 1].client,
+                     grants[i].client);
       }
+      ++doubles;
     }
+  }
+  // A later token answered before an earlier grant's release was sent, that
+  // release finding the earlier grant still held: held together. The
+  // earliest answer among all later tokens (a suffix minimum) says it.
+  std::vector<size_t> earliest_after(grants.size() + 1, grants.size());
+  for (size_t i = grants.size(); i-- > 0;) {
+    size_t next = earliest_after[i + 1];
+    bool earlier = next == grants.size() || grants[i].granted < grants[next].granted;
+    earliest_after[i] = earlier ? i : next;
+  }
+  for (size_t i = 0; i < grants.size(); ++i) {
+    size_t j = earliest_after[i + 1];
+    if (j == grants.size() || grants[i].token == grants[j].token || !grants[i].released ||
+        !(grants[j].granted < grants[i].release_sent)) {
+      continue;
+    }
+    if (print) {
+      std::fprintf(stderr,
+                   "double grant: token %llu (client %zu) still held %.1f ms after token %llu "
+                   "(client %zu) was granted\n",
+                   static_cast<unsigned long long>(grants[i].token), grants[i].client,
+                   Ms(grants[i].release_sent - grants[j].granted),
+                   static_cast<unsigned long long>(grants[j].token), grants[j].client);
+    }
+    ++doubles;
   }
   return doubles;
 }
@@ -162,7 +187,7 @@ inline SoakReport Soak(const std::string& bin, const std::string& dir, int hosts
     if ((cycle + 1) % 10 == 0) {
       std::lock_guard<std::mutex> lock(mu);
       std::printf("  %d cycles, %zu grants, %zu double grants so far\n", cycle + 1, grants.size(),
-                  CountDoubleGrants(grants, false));
+                  CountDoubleGrants(grants, true));
       std::fflush(stdout);
     }
   }
@@ -172,6 +197,20 @@ inline SoakReport Soak(const std::string& bin, const std::string& dir, int hosts
   report.grants = grants.size();
   report.failed_calls = failed;
   report.double_grants = CountDoubleGrants(grants, true);
+  // Every grant, for a closer look at whatever the count found.
+  if (FILE* out = std::fopen((dir + "/grants.csv").c_str(), "w")) {
+    std::fprintf(out, "client,token,granted_us,release_sent_us,released\n");
+    auto us = [](Clock::time_point t) {
+      return static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+    };
+    for (const SoakGrant& g : grants) {
+      std::fprintf(out, "%zu,%llu,%lld,%lld,%d\n", g.client,
+                   static_cast<unsigned long long>(g.token), us(g.granted), us(g.release_sent),
+                   g.released ? 1 : 0);
+    }
+    std::fclose(out);
+  }
   for (const SoakGrant& g : grants) report.expired_while_paused += g.released ? 0 : 1;
   return report;
 }

@@ -20,6 +20,9 @@ using std::chrono::milliseconds;
 constexpr int kProposeTimeoutMs = 3000;
 constexpr int kForwardTimeoutMs = 3000;
 constexpr int kMaxInFlight = 256;
+// Connections kept open to each other daemon for forwarded calls: a new TCP
+// connection per call cost a handshake, an accept and a session each time.
+constexpr size_t kIdlePerHost = 8;
 constexpr int64_t kMaxSeconds = 3600;
 
 std::string StringArg(const json& args, const char* name) {
@@ -291,10 +294,8 @@ json LockService::Forward(const LockHost& host, const std::string& call, const j
   std::vector<std::string> secrets = options_.secrets ? options_.secrets() : std::vector<std::string>{};
   json forwarded = args;
   forwarded["forwarded"] = true;
-  server::Answer answer =
-      server::Connection::Tcp(host.address, host.port, kForwardTimeoutMs)
-          .Call("/xapi_gitdb", json::array({call, forwarded}).dump(),
-                secrets.empty() ? "" : secrets.front(), false);
+  server::Answer answer = Post(host, json::array({call, forwarded}).dump(),
+                               secrets.empty() ? "" : secrets.front());
   if (answer.status != 200) {
     throw Error(ErrorKind::kIo, "HTTP " + std::to_string(answer.status) + ": " + answer.body);
   }
@@ -304,6 +305,36 @@ json LockService::Forward(const LockHost& host, const std::string& call, const j
     throw Error(ErrorKind::kIo, reply[1].value("message", "refused"));
   }
   return reply[1];
+}
+
+server::Answer LockService::Post(const LockHost& host, const std::string& body,
+                                 const std::string& secret) {
+  for (;;) {
+    std::optional<server::Connection> connection;
+    {
+      std::lock_guard<std::mutex> lock(idle_mu_);
+      std::vector<server::Connection>& idle = idle_[host.uuid];
+      if (!idle.empty()) {
+        connection.emplace(std::move(idle.back()));
+        idle.pop_back();
+      }
+    }
+    const bool reused = connection.has_value();
+    if (!reused) connection.emplace(server::Connection::Tcp(host.address, host.port, kForwardTimeoutMs));
+    try {
+      server::Answer answer = connection->Call("/xapi_gitdb", body, secret, false);
+      if (answer.keep_alive) {
+        std::lock_guard<std::mutex> lock(idle_mu_);
+        std::vector<server::Connection>& idle = idle_[host.uuid];
+        if (idle.size() < kIdlePerHost) idle.push_back(std::move(*connection));
+      }
+      return answer;
+    } catch (const Error&) {
+      // A kept connection the other daemon closed meanwhile (it restarted,
+      // say): once more on a new one. A new connection's failure is final.
+      if (!reused) throw;
+    }
+  }
 }
 
 json LockService::NoLeader() {

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +36,7 @@
 
 #include "lock/auth_transport.h"
 #include "lock/lock_table.h"
+#include "server/client.h"
 
 namespace xgdb {
 class Error;
@@ -115,6 +117,8 @@ class LockService {
   nlohmann::json Route(const std::string& call, const nlohmann::json& args);
   nlohmann::json Forward(const LockHost& host, const std::string& call,
                          const nlohmann::json& args);
+  // POST /xapi_gitdb to another daemon, on a kept connection when one is idle.
+  server::Answer Post(const LockHost& host, const std::string& body, const std::string& secret);
   nlohmann::json NoLeader();
   nlohmann::json ExecuteAcquire(const nlohmann::json& args);
   nlohmann::json ExecuteRenew(const nlohmann::json& args);
@@ -133,6 +137,8 @@ class LockService {
   std::string leader_hint_;               // uuid of the last known leader
   size_t next_voter_ = 0;
   std::mutex route_mu_;
+  std::mutex idle_mu_;
+  std::map<std::string, std::vector<server::Connection>> idle_;  // by host uuid
 
   // Leader only: when each grant (by token) expires unless renewed.
   std::mutex lease_mu_;
