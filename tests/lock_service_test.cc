@@ -306,6 +306,50 @@ TEST_F(LockServiceTest, AStaleTokenIsRefusedAtMerge) {
   }
 }
 
+// Voters follow the host table: a voter's host row deleted (the host left
+// the pool), the leader makes the stand-by a voter and drops the other, so
+// that the locks then survive the death of two of the first three voters.
+TEST_F(LockServiceTest, VotersFollowTheHostTable) {
+  SimPool pool(dir_.path(), 4);
+  ASSERT_TRUE(pool.ok());
+  size_t leader = Leader(pool, {0, 1, 2, 3});
+  ASSERT_LT(leader, pool.size());
+  json status = pool.Ours(leader, {"Lock_status", json::object()})[1];
+  std::vector<std::string> voters = status["voters"];
+  ASSERT_EQ(voters.size(), 3u) << status;
+  auto voting = [&](size_t i) {
+    return std::find(voters.begin(), voters.end(), pool.host(i).uuid) != voters.end();
+  };
+  size_t standby = pool.size(), leaving = pool.size(), other = pool.size();
+  for (size_t i = 0; i < pool.size(); ++i) {
+    if (!voting(i)) {
+      standby = i;
+    } else if (i != leader && !pool.host(i).master && leaving == pool.size()) {
+      leaving = i;
+    } else if (i != leader) {
+      other = i;
+    }
+  }
+  ASSERT_LT(standby, pool.size());
+  ASSERT_LT(leaving, pool.size());
+  ASSERT_LT(other, pool.size());
+  EXPECT_EQ(pool.Ours(standby, {"Lock_status", json::object()})[1]["role"], "stand-by");
+
+  json deleted = pool.Call(leader, {"Delete_row", "host", pool.host(leaving).ref});
+  ASSERT_EQ(deleted[0], "Delete_row") << deleted;
+  EXPECT_TRUE(Eventually([&] {
+    json s = pool.Ours(standby, {"Lock_status", json::object()}, 2000);
+    if (!s.is_array() || s[1].value("role", "") == "stand-by") return false;
+    std::vector<std::string> now = s[1]["voters"];
+    return now.size() == 3 && std::find(now.begin(), now.end(), pool.host(leaving).uuid) == now.end();
+  }, 30));
+  // The first voters but the leader gone: two of three still vote.
+  pool.Kill(leaving);
+  pool.Kill(other);
+  json a = Acquire(pool, standby, "SR:after", {{"wait", 15}});
+  EXPECT_TRUE(Granted(a)) << a;
+}
+
 TEST_F(LockServiceTest, TheTableSurvivesARestartOfEveryVoter) {
   SimPool pool(dir_.path(), 3);
   ASSERT_TRUE(pool.ok());

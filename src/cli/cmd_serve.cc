@@ -173,6 +173,8 @@ void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& ta
       ->capture_default_str();
   sub->add_flag("--no-locks{false}", o.locks,
                "Run no lock service (it runs with --host-uuid, --peer and --tcp; docs/locks.md)");
+  sub->add_flag("--lock-join", o.lock_join,
+               "A host added to a running pool: join its lock service, never start one");
   sub->add_option("--lock-port-offset", o.lock_port_offset,
                   "The lock service's consensus port is each daemon's TCP port plus this")
       ->type_name("N")

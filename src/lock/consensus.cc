@@ -31,6 +31,9 @@ Error RaftError(const char* what, int rv) {
   return Error(ErrorKind::kIo, std::string(what) + ": " + raft_strerror(rv));
 }
 
+// libraft's function raft_transfer hides its struct of the same name.
+using TransferRequest = struct raft_transfer;
+
 bool NotLeader(int rv) { return rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST; }
 
 // How long a start waits for its port to be free.
@@ -107,6 +110,8 @@ struct Consensus::Impl {
 
   std::atomic<bool> leader{false};
   std::atomic<uint64_t> leader_id{0};
+  mutable std::mutex voters_mu;
+  std::vector<uint64_t> voters;  // voters_mu
   std::map<uint64_t, nlohmann::json> answers;  // consensus thread only
 
   Impl(ConsensusOptions o, StateMachine& m) : options(std::move(o)), machine(m) {}
@@ -137,6 +142,38 @@ struct Consensus::Impl {
     const char* address = nullptr;
     raft_leader(&self->r, &id, &address);
     self->leader_id.store(id);
+    std::vector<uint64_t> voters;
+    for (unsigned i = 0; i < self->r.configuration.n; ++i) {
+      const raft_server& s = self->r.configuration.servers[i];
+      if (s.role == RAFT_VOTER) voters.push_back(s.id);
+    }
+    std::lock_guard<std::mutex> lock(self->voters_mu);
+    self->voters = std::move(voters);
+  }
+
+  // The role of `id` in the current configuration; -1 when absent.
+  int RoleOf(uint64_t id) const {
+    for (unsigned i = 0; i < r.configuration.n; ++i) {
+      if (r.configuration.servers[i].id == id) return r.configuration.servers[i].role;
+    }
+    return -1;
+  }
+
+  struct ChangeRequest {
+    struct raft_change req;
+    std::shared_ptr<std::promise<bool>> done;
+  };
+
+  static void OnChanged(struct raft_change* req, int status) {
+    auto* c = static_cast<ChangeRequest*>(req->data);
+    if (status == 0) {
+      c->done->set_value(true);
+    } else if (NotLeader(status)) {
+      c->done->set_value(false);
+    } else {
+      c->done->set_exception(std::make_exception_ptr(RaftError("membership change", status)));
+    }
+    delete c;
   }
 
   static int FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
@@ -264,9 +301,14 @@ void Consensus::Start() {
       throw RaftError("configuration", rv);
     }
   }
-  rv = raft_bootstrap(&m.r, &conf);
+  if (m.options.bootstrap) {
+    rv = raft_bootstrap(&m.r, &conf);
+    if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
+      raft_configuration_close(&conf);
+      throw RaftError("raft_bootstrap", rv);
+    }
+  }
   raft_configuration_close(&conf);
-  if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) throw RaftError("raft_bootstrap", rv);
 
   rv = raft_start(&m.r);
   if (rv != 0) throw RaftError(raft_errmsg(&m.r), rv);
@@ -332,6 +374,63 @@ std::optional<Consensus::Applied> Consensus::Propose(const std::string& command,
                                     " ms; the command may still be applied");
   }
   return result.get();
+}
+
+bool Consensus::Change(const ConsensusMember& member, bool voter, int timeout_ms) {
+  Impl& m = *impl_;
+  if (!m.started || m.stopped) return false;
+  auto done = std::make_shared<std::promise<bool>>();
+  auto result = done->get_future();
+  m.Post([&m, member, voter, done] {
+    if (raft_state(&m.r) != RAFT_LEADER) {
+      done->set_value(false);
+      return;
+    }
+    int role = m.RoleOf(member.id);
+    auto* c = new Impl::ChangeRequest{{}, done};
+    c->req.data = c;
+    int rv = 0;
+    if (voter && role < 0) {
+      rv = raft_add(&m.r, &c->req, member.id, member.address.c_str(), &Impl::OnChanged);
+    } else if (voter && role != RAFT_VOTER) {
+      rv = raft_assign(&m.r, &c->req, member.id, RAFT_VOTER, &Impl::OnChanged);
+    } else if (!voter && role >= 0) {
+      rv = raft_remove(&m.r, &c->req, member.id, &Impl::OnChanged);
+    } else {
+      delete c;
+      done->set_value(false);  // already as asked
+      return;
+    }
+    if (rv != 0) {
+      delete c;
+      if (NotLeader(rv) || rv == RAFT_CANTCHANGE) {
+        done->set_value(false);
+      } else {
+        done->set_exception(std::make_exception_ptr(RaftError("membership change", rv)));
+      }
+    }
+  });
+  if (result.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) {
+    throw Error(ErrorKind::kIo, "membership change not done within " +
+                                    std::to_string(timeout_ms) + " ms (it goes on)");
+  }
+  return result.get();
+}
+
+void Consensus::TransferLeadership() {
+  Impl& m = *impl_;
+  if (!m.started || m.stopped) return;
+  m.Post([&m] {
+    if (raft_state(&m.r) != RAFT_LEADER || m.r.transfer != nullptr) return;
+    auto* t = new TransferRequest{};
+    // 0: libraft picks the most up-to-date voter.
+    if (raft_transfer(&m.r, t, 0, [](TransferRequest* done) { delete done; }) != 0) delete t;
+  });
+}
+
+std::vector<uint64_t> Consensus::Voters() const {
+  std::lock_guard<std::mutex> lock(impl_->voters_mu);
+  return impl_->voters;
 }
 
 bool Consensus::Barrier(int timeout_ms) {

@@ -42,9 +42,13 @@ struct ConsensusOptions {
   ConsensusMember self;
   std::string bind_address;  // "IP:PORT" to listen on; empty: self.address
   std::string dir;           // created when missing
-  // The first configuration, used only when `dir` holds no log yet: every
-  // voter of a new service must be given the same list.
+  // The first configuration, used only when `dir` holds no log yet and
+  // `bootstrap` is set: every voter of a new service must be given the same
+  // list. A member started without `bootstrap` and with an empty log holds
+  // no configuration: it waits until a leader adds it (Change), and must,
+  // or two services could be born with one name.
   std::vector<ConsensusMember> voters;
+  bool bootstrap = true;
   SecretsFn secrets;
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_ms = 100;
@@ -80,9 +84,21 @@ class Consensus {
   // this member does not lead; Error(kIo) as for Propose.
   bool Barrier(int timeout_ms);
 
+  // Membership, on the leader, one step per call (libraft takes one
+  // change at a time, each committed like a command): makes `member` a
+  // voter (adding it first when it is not in the configuration: a second
+  // call then promotes it, once libraft has caught its log up) or, with
+  // `voter` false, removes it. True when a step was taken and committed;
+  // false when nothing was left to do, this member does not lead, or
+  // another change is still under way. Error(kIo) on failure or timeout.
+  bool Change(const ConsensusMember& member, bool voter, int timeout_ms);
+  // Hands leadership to another voter (when this one is to be removed).
+  void TransferLeadership();
+
   // As of the last tick (every 10 ms) of the consensus thread.
   bool IsLeader() const;
   uint64_t LeaderId() const;  // 0: none known
+  std::vector<uint64_t> Voters() const;  // the configuration's; empty: none known
 
  private:
   struct Impl;

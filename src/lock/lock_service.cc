@@ -20,6 +20,8 @@ using std::chrono::milliseconds;
 constexpr int kProposeTimeoutMs = 3000;
 constexpr int kForwardTimeoutMs = 3000;
 constexpr int kMaxInFlight = 256;
+// How often the leader compares the voters with the host table.
+constexpr int kReconcileMs = 1000;
 // Connections kept open to each other daemon for forwarded calls: a new TCP
 // connection per call cost a handshake, an accept and a session each time.
 constexpr size_t kIdlePerHost = 8;
@@ -85,34 +87,82 @@ LockService::LockService(LockServiceOptions options) : options_(std::move(option
 
 LockService::~LockService() { Stop(); }
 
+ConsensusMember LockService::MemberOf(const LockHost& host) const {
+  return ConsensusMember{MemberIdOf(host.uuid),
+                         host.address + ":" +
+                             std::to_string(host.port + options_.consensus_port_offset)};
+}
+
 void LockService::Start() {
   if (started_) return;
   const auto& voters = options_.voters;
-  if (std::find(voters.begin(), voters.end(), options_.self.uuid) != voters.end()) {
-    ConsensusOptions c;
-    auto member = [this](const LockHost& h) {
-      return ConsensusMember{
-          MemberIdOf(h.uuid),
-          h.address + ":" + std::to_string(h.port + options_.consensus_port_offset)};
-    };
-    c.self = member(options_.self);
-    c.dir = options_.dir;
-    c.secrets = options_.secrets;
-    c.election_timeout_ms = options_.election_timeout_ms;
-    for (const std::string& uuid : voters) {
-      const LockHost* host = FindHost(uuid);
-      if (host == nullptr) {
-        throw Error(ErrorKind::kInvalidArgument, "voter " + uuid + " is not a known host");
-      }
-      c.voters.push_back(member(*host));
+  // Every host runs a member: the first voters bootstrap the log; the
+  // others start empty and wait until a leader makes them voters (Reconcile).
+  ConsensusOptions c;
+  c.self = MemberOf(options_.self);
+  c.dir = options_.dir;
+  c.secrets = options_.secrets;
+  c.election_timeout_ms = options_.election_timeout_ms;
+  c.bootstrap = !options_.join &&
+                std::find(voters.begin(), voters.end(), options_.self.uuid) != voters.end();
+  for (const std::string& uuid : voters) {
+    const LockHost* host = FindHost(uuid);
+    if (host == nullptr) {
+      throw Error(ErrorKind::kInvalidArgument, "voter " + uuid + " is not a known host");
     }
-    consensus_ = std::make_unique<Consensus>(std::move(c), table_);
-    consensus_->Start();
+    c.voters.push_back(MemberOf(*host));
   }
+  consensus_ = std::make_unique<Consensus>(std::move(c), table_);
+  consensus_->Start();
   started_ = true;
   timer_ = std::thread([this] { TimerLoop(); });
-  spdlog::info("lock service: this host is a {} (voters: {})", consensus_ ? "voter" : "stand-by",
-               fmt::join(voters, ", "));
+  spdlog::info("lock service: started (first voters: {})", fmt::join(voters, ", "));
+}
+
+std::vector<std::string> LockService::Voters() const {
+  std::vector<std::string> uuids;
+  for (uint64_t id : consensus_ ? consensus_->Voters() : std::vector<uint64_t>{}) {
+    if (const LockHost* host = HostOfMember(id)) uuids.push_back(host->uuid);
+  }
+  // A member the leader has not added yet knows no configuration.
+  return uuids.empty() ? options_.voters : uuids;
+}
+
+void LockService::Reconcile() {
+  if (!options_.pool_hosts || !consensus_->IsLeader()) return;
+  PoolHosts pool = options_.pool_hosts();
+  std::vector<std::string> candidates;
+  for (const std::string& uuid : pool.uuids) {
+    if (FindHost(uuid) != nullptr) candidates.push_back(uuid);  // reachable: in the peer list
+  }
+  if (candidates.empty()) return;  // no host table to go by (yet)
+  std::vector<std::string> wanted = ChooseVoters(candidates, pool.master);
+  std::vector<std::string> current = Voters();
+  auto has = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  // One step at a time: voters are added (and caught up) before others go,
+  // so the service never has fewer voters than it needs.
+  for (const std::string& uuid : wanted) {
+    if (has(current, uuid)) continue;
+    if (consensus_->Change(MemberOf(*FindHost(uuid)), true, kProposeTimeoutMs)) {
+      spdlog::info("lock service: host {} is being made a voter (the host table's voters: {})",
+                   uuid, fmt::join(wanted, ", "));
+    }
+    return;
+  }
+  for (const std::string& uuid : current) {
+    if (has(wanted, uuid)) continue;
+    if (uuid == options_.self.uuid) {
+      spdlog::info("lock service: this host is no longer to vote; handing leadership over");
+      consensus_->TransferLeadership();
+    } else if (const LockHost* host = FindHost(uuid);
+               host != nullptr && consensus_->Change(MemberOf(*host), false, kProposeTimeoutMs)) {
+      spdlog::info("lock service: host {} no longer votes (the host table's voters: {})", uuid,
+                   fmt::join(wanted, ", "));
+    }
+    return;
+  }
 }
 
 void LockService::Stop() {
@@ -252,7 +302,7 @@ json LockService::RouteToLeader(const std::string& call, const json& args,
     if (Clock::now() >= deadline || stop_) {
       throw Error(ErrorKind::kIo,
                   "the lock service has no leader: fewer than a majority of its voters (" +
-                      fmt::format("{}", fmt::join(options_.voters, ", ")) + ") answer");
+                      fmt::format("{}", fmt::join(Voters(), ", ")) + ") answer");
     }
     Pause(milliseconds(50));
   }
@@ -261,10 +311,10 @@ json LockService::RouteToLeader(const std::string& call, const json& args,
 json LockService::Route(const std::string& call, const json& args) {
   if (consensus_ && consensus_->IsLeader()) return Execute(call, args);
   std::string target;
+  std::vector<std::string> voters = Voters();
   {
     std::lock_guard<std::mutex> lock(route_mu_);
-    target = !leader_hint_.empty() ? leader_hint_
-                                   : options_.voters[next_voter_++ % options_.voters.size()];
+    target = !leader_hint_.empty() ? leader_hint_ : voters[next_voter_++ % voters.size()];
   }
   json answer;
   if (target == options_.self.uuid) {
@@ -464,10 +514,15 @@ void LockService::Pause(milliseconds ms) {
 }
 
 void LockService::TimerLoop() {
+  auto reconciled = Clock::now();
   while (!stop_) {
     try {
       ExpireLeases();
       RenewHeld();
+      if (was_leader_ && Clock::now() - reconciled >= milliseconds(kReconcileMs)) {
+        reconciled = Clock::now();
+        Reconcile();
+      }
     } catch (const std::exception& e) {
       spdlog::warn("lock service: {}", e.what());
     }
@@ -537,9 +592,11 @@ void LockService::RenewHeld() {
 json LockService::Status() {
   const LockHost* leader = consensus_ ? HostOfMember(consensus_->LeaderId()) : nullptr;
   std::lock_guard<std::mutex> lock(held_mu_);
-  return {{"role", consensus_ ? (consensus_->IsLeader() ? "leader" : "voter") : "stand-by"},
+  std::vector<std::string> voters = Voters();
+  bool votes = std::find(voters.begin(), voters.end(), options_.self.uuid) != voters.end();
+  return {{"role", consensus_ && consensus_->IsLeader() ? "leader" : votes ? "voter" : "stand-by"},
           {"leader", leader ? leader->uuid : ""},
-          {"voters", options_.voters},
+          {"voters", voters},
           {"held_here", held_.size()}};
 }
 

@@ -3,9 +3,12 @@
 // on small keys, kept by a Raft group of 1, 3 or 5 voters among the pool's
 // hosts, so that locks need neither the pool master nor any single host.
 //
-// Every daemon runs a LockService. On a voter it owns a Consensus member
-// and the replicated LockTable; on the other hosts (stand-bys) it only
-// routes. A call is executed by the leader: the daemon that got it from a
+// Every daemon runs a LockService and a Consensus member. Voters (1, 3 or
+// 5, ChooseVoters over the host table) keep the replicated LockTable; the
+// other hosts (stand-bys) hold no configuration until the leader makes them
+// voters, and route. The leader keeps the voters in step with the host
+// table's rows, one membership change at a time. A call is executed by the
+// leader: the daemon that got it from a
 // client forwards it (one hop, over the daemon's TCP port with the pool
 // secret) to the leader it knows of, or to each voter in turn, until one
 // leads or the call's deadline passes.
@@ -35,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lock/auth_transport.h"
+#include "lock/consensus.h"
 #include "lock/lock_table.h"
 #include "server/client.h"
 
@@ -44,19 +48,29 @@ class Error;
 
 namespace xgdb::lock {
 
-class Consensus;
-
 struct LockHost {
   std::string uuid;
   std::string address;  // where its daemon's TCP port is
   uint16_t port = 0;    // its daemon's TCP port
 };
 
+// The pool's hosts as the database's host table has them.
+struct PoolHosts {
+  std::vector<std::string> uuids;  // of every host row
+  std::string master;              // the pool master's uuid ("" unknown)
+};
+
 struct LockServiceOptions {
   LockHost self;
   std::string host_ref;            // what grants name as their holder
   std::vector<LockHost> hosts;     // every host of the pool, this one included
-  std::vector<std::string> voters; // uuids (ChooseVoters)
+  std::vector<std::string> voters; // uuids (ChooseVoters): the first voters
+  // The host table, read by the leader every second: voters follow its
+  // rows (those of `hosts`), added and removed. Null: voters stay.
+  std::function<PoolHosts()> pool_hosts;
+  // Never bootstrap a new log, even as one of `voters`: this host joins a
+  // service that runs already (a host added to a pool), whose leader adds it.
+  bool join = false;
   // The consensus port of a host is its daemon port plus this.
   int consensus_port_offset = 1;
   std::string dir;                 // the consensus log (on voters)
@@ -125,6 +139,12 @@ class LockService {
   nlohmann::json ExecuteList();
   std::optional<nlohmann::json> Propose(const nlohmann::json& command);
   const LockHost* FindHost(const std::string& uuid) const;
+  ConsensusMember MemberOf(const LockHost& host) const;
+  // The voters as the consensus configuration has them (uuids), or the
+  // first voters while this member knows no configuration.
+  std::vector<std::string> Voters() const;
+  // Leader: one step towards the voters the host table asks for.
+  void Reconcile();
   const LockHost* HostOfMember(uint64_t member_id) const;
   void Pause(std::chrono::milliseconds ms);  // returns early when stopping
   void TimerLoop();
@@ -133,7 +153,7 @@ class LockService {
 
   LockServiceOptions options_;
   LockTable table_;
-  std::unique_ptr<Consensus> consensus_;  // null on stand-bys
+  std::unique_ptr<Consensus> consensus_;  // on every host, voter or not
   std::string leader_hint_;               // uuid of the last known leader
   size_t next_voter_ = 0;
   std::mutex route_mu_;

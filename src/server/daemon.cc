@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <shared_mutex>
 
 #include <spdlog/spdlog.h>
 
@@ -146,10 +147,21 @@ std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options,
   }
   o.host_ref = options.host_ref.empty() ? options.host_uuid : options.host_ref;
   o.voters = lock::ChooseVoters(uuids, MasterUuid(store.db()));
+  o.pool_hosts = [&store] {
+    std::shared_lock<std::shared_mutex> gate(store.master_gate());
+    lock::PoolHosts hosts;
+    const Database& db = store.db();
+    for (const std::string& ref : db.ReadRefs("host")) {
+      hosts.uuids.push_back(db.ReadField("host", "uuid", ref));
+    }
+    hosts.master = MasterUuid(db);
+    return hosts;
+  };
   o.consensus_port_offset = options.lock_port_offset;
   o.dir = options.repo_path + "/xgdb-raft";
   o.secrets = [&secrets] { return secrets.All(); };
   o.default_ttl_ms = options.lock_ttl_ms;
+  o.join = options.lock_join;
   return std::make_unique<lock::LockService>(std::move(o));
 }
 

@@ -71,6 +71,9 @@ struct DaemonOptions {
   bool locks = true;
   int lock_port_offset = 1;
   int64_t lock_ttl_ms = 15000;  // default TTL of a grant
+  // This host joins a running lock service: it never starts a new one, even
+  // when the peer list makes it one of the first voters (docs/locks.md).
+  bool lock_join = false;
 
   // spdlog level name: trace, debug, info, warn, error, critical, off.
   std::string log_level = "info";
