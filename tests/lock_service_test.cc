@@ -350,6 +350,34 @@ TEST_F(LockServiceTest, VotersFollowTheHostTable) {
   EXPECT_TRUE(Granted(a)) << a;
 }
 
+// The leader's own row deleted: it hands leadership over, and the new
+// leader drops it from the voters.
+TEST_F(LockServiceTest, ALeaderWhoseRowIsDeletedHandsOver) {
+  SimPool pool(dir_.path(), 4);
+  ASSERT_TRUE(pool.ok());
+  size_t leader = Leader(pool, {0, 1, 2, 3});
+  ASSERT_LT(leader, pool.size());
+  json deleted = pool.Call(leader, {"Delete_row", "host", pool.host(leader).ref});
+  ASSERT_EQ(deleted[0], "Delete_row") << deleted;
+  std::vector<size_t> others;
+  for (size_t i = 0; i < pool.size(); ++i) {
+    if (i != leader) others.push_back(i);
+  }
+  EXPECT_TRUE(Eventually([&] {
+    for (size_t i : others) {
+      json s = pool.Ours(i, {"Lock_status", json::object()}, 2000);
+      if (!s.is_array() || s[1].value("role", "") != "leader") continue;
+      std::vector<std::string> now = s[1]["voters"];
+      return now.size() == 3 &&
+             std::find(now.begin(), now.end(), pool.host(leader).uuid) == now.end();
+    }
+    return false;
+  }, 30));
+  pool.Kill(leader);
+  json a = Acquire(pool, others[0], "SR:after", {{"wait", 15}});
+  EXPECT_TRUE(Granted(a)) << a;
+}
+
 TEST_F(LockServiceTest, TheTableSurvivesARestartOfEveryVoter) {
   SimPool pool(dir_.path(), 3);
   ASSERT_TRUE(pool.ok());
