@@ -67,31 +67,9 @@ bool IsNoLeader(const json& answer) { return answer.contains("no_leader"); }
 
 }  // namespace
 
-std::vector<std::string> ChooseVoters(std::vector<std::string> uuids,
-                                      const std::string& master_uuid) {
-  std::sort(uuids.begin(), uuids.end());
-  uuids.erase(std::unique(uuids.begin(), uuids.end()), uuids.end());
-  size_t n = uuids.size() >= 8 ? 5 : uuids.size() >= 3 ? 3 : 1;
-  std::vector<std::string> voters;
-  if (std::find(uuids.begin(), uuids.end(), master_uuid) != uuids.end()) {
-    voters.push_back(master_uuid);
-  }
-  for (const std::string& u : uuids) {
-    if (voters.size() == n) break;
-    if (u != master_uuid) voters.push_back(u);
-  }
-  return voters;
-}
-
 LockService::LockService(LockServiceOptions options) : options_(std::move(options)) {}
 
 LockService::~LockService() { Stop(); }
-
-ConsensusMember LockService::MemberOf(const LockHost& host) const {
-  return ConsensusMember{MemberIdOf(host.uuid),
-                         host.address + ":" +
-                             std::to_string(host.port + options_.consensus_port_offset)};
-}
 
 void LockService::Start() {
   if (started_) return;
@@ -117,52 +95,6 @@ void LockService::Start() {
   started_ = true;
   timer_ = std::thread([this] { TimerLoop(); });
   spdlog::info("lock service: started (first voters: {})", fmt::join(voters, ", "));
-}
-
-std::vector<std::string> LockService::Voters() const {
-  std::vector<std::string> uuids;
-  for (uint64_t id : consensus_ ? consensus_->Voters() : std::vector<uint64_t>{}) {
-    if (const LockHost* host = HostOfMember(id)) uuids.push_back(host->uuid);
-  }
-  // A member the leader has not added yet knows no configuration.
-  return uuids.empty() ? options_.voters : uuids;
-}
-
-void LockService::Reconcile() {
-  if (!options_.pool_hosts || !consensus_->IsLeader()) return;
-  PoolHosts pool = options_.pool_hosts();
-  std::vector<std::string> candidates;
-  for (const std::string& uuid : pool.uuids) {
-    if (FindHost(uuid) != nullptr) candidates.push_back(uuid);  // reachable: in the peer list
-  }
-  if (candidates.empty()) return;  // no host table to go by (yet)
-  std::vector<std::string> wanted = ChooseVoters(candidates, pool.master);
-  std::vector<std::string> current = Voters();
-  auto has = [](const std::vector<std::string>& v, const std::string& x) {
-    return std::find(v.begin(), v.end(), x) != v.end();
-  };
-  // One step at a time: voters are added (and caught up) before others go,
-  // so the service never has fewer voters than it needs.
-  for (const std::string& uuid : wanted) {
-    if (has(current, uuid)) continue;
-    if (consensus_->Change(MemberOf(*FindHost(uuid)), true, kProposeTimeoutMs)) {
-      spdlog::info("lock service: host {} is being made a voter (the host table's voters: {})",
-                   uuid, fmt::join(wanted, ", "));
-    }
-    return;
-  }
-  for (const std::string& uuid : current) {
-    if (has(wanted, uuid)) continue;
-    if (uuid == options_.self.uuid) {
-      spdlog::info("lock service: this host is no longer to vote; handing leadership over");
-      consensus_->TransferLeadership();
-    } else if (const LockHost* host = FindHost(uuid);
-               host != nullptr && consensus_->Change(MemberOf(*host), false, kProposeTimeoutMs)) {
-      spdlog::info("lock service: host {} no longer votes (the host table's voters: {})", uuid,
-                   fmt::join(wanted, ", "));
-    }
-    return;
-  }
 }
 
 void LockService::Stop() {
