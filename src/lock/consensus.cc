@@ -36,6 +36,8 @@ using TransferRequest = struct raft_transfer;
 
 bool NotLeader(int rv) { return rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST; }
 
+constexpr unsigned kSnapshotEvery = 16384;
+
 // How long a start waits for its port to be free.
 constexpr int kPortWaitMs = 30000;
 
@@ -291,6 +293,12 @@ void Consensus::Start() {
   // A member that was cut off (or stopped) must not depose a healthy leader
   // by coming back with a higher term.
   raft_set_pre_vote(&m.r, true);
+  // A snapshot holds appends back while it is written and synced (~30 ms
+  // here): at libraft's default of one per 1,024 entries that was the 8
+  // clients' p99 (docs/benchmarks.md, "Locks"). The table is small and its
+  // commands ~250 bytes, so one per 16,384 entries keeps the log at a few
+  // MiB and a restart's replay in milliseconds.
+  raft_set_snapshot_threshold(&m.r, kSnapshotEvery);
 
   raft_configuration conf;
   raft_configuration_init(&conf);
