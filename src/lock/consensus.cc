@@ -31,8 +31,9 @@ Error RaftError(const char* what, int rv) {
   return Error(ErrorKind::kIo, std::string(what) + ": " + raft_strerror(rv));
 }
 
-// libraft's function raft_transfer hides its struct of the same name.
+// libraft's functions raft_transfer and raft_barrier hide their structs.
 using TransferRequest = struct raft_transfer;
+using BarrierRequest = struct raft_barrier;
 
 bool NotLeader(int rv) { return rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST; }
 
@@ -161,21 +162,26 @@ struct Consensus::Impl {
     return -1;
   }
 
-  struct ChangeRequest {
-    struct raft_change req;
+  // A barrier or a membership change: true once committed, false when
+  // this member does not lead (or no longer does).
+  template <typename RaftRequest>
+  struct Request {
+    RaftRequest req;  // first: libraft hands this pointer back
     std::shared_ptr<std::promise<bool>> done;
+    const char* what;
   };
 
-  static void OnChanged(struct raft_change* req, int status) {
-    auto* c = static_cast<ChangeRequest*>(req->data);
+  template <typename RaftRequest>
+  static void OnDone(RaftRequest* req, int status) {
+    auto* r = static_cast<Request<RaftRequest>*>(req->data);
     if (status == 0) {
-      c->done->set_value(true);
+      r->done->set_value(true);
     } else if (NotLeader(status)) {
-      c->done->set_value(false);
+      r->done->set_value(false);
     } else {
-      c->done->set_exception(std::make_exception_ptr(RaftError("membership change", status)));
+      r->done->set_exception(std::make_exception_ptr(RaftError(r->what, status)));
     }
-    delete c;
+    delete r;
   }
 
   static int FsmApply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
@@ -245,21 +251,6 @@ struct Consensus::Impl {
       a->done->set_exception(std::make_exception_ptr(RaftError("apply", status)));
     }
     delete a;
-  }
-
-  struct BarrierRequest {
-    struct raft_barrier req;
-    std::shared_ptr<std::promise<bool>> done;
-  };
-
-  static void OnBarrier(struct raft_barrier* req, int status) {
-    auto* b = static_cast<BarrierRequest*>(req->data);
-    if (status == 0) {
-      b->done->set_value(true);
-    } else {
-      b->done->set_exception(std::make_exception_ptr(RaftError("barrier", status)));
-    }
-    delete b;
   }
 };
 
@@ -395,15 +386,15 @@ bool Consensus::Change(const ConsensusMember& member, bool voter, int timeout_ms
       return;
     }
     int role = m.RoleOf(member.id);
-    auto* c = new Impl::ChangeRequest{{}, done};
+    auto* c = new Impl::Request<raft_change>{{}, done, "membership change"};
     c->req.data = c;
     int rv = 0;
     if (voter && role < 0) {
-      rv = raft_add(&m.r, &c->req, member.id, member.address.c_str(), &Impl::OnChanged);
+      rv = raft_add(&m.r, &c->req, member.id, member.address.c_str(), &Impl::OnDone<raft_change>);
     } else if (voter && role != RAFT_VOTER) {
-      rv = raft_assign(&m.r, &c->req, member.id, RAFT_VOTER, &Impl::OnChanged);
+      rv = raft_assign(&m.r, &c->req, member.id, RAFT_VOTER, &Impl::OnDone<raft_change>);
     } else if (!voter && role >= 0) {
-      rv = raft_remove(&m.r, &c->req, member.id, &Impl::OnChanged);
+      rv = raft_remove(&m.r, &c->req, member.id, &Impl::OnDone<raft_change>);
     } else {
       delete c;
       done->set_value(false);  // already as asked
@@ -447,9 +438,9 @@ bool Consensus::Barrier(int timeout_ms) {
   auto done = std::make_shared<std::promise<bool>>();
   auto result = done->get_future();
   m.Post([&m, done] {
-    auto* b = new Impl::BarrierRequest{{}, done};
+    auto* b = new Impl::Request<BarrierRequest>{{}, done, "barrier"};
     b->req.data = b;
-    int rv = raft_barrier(&m.r, &b->req, &Impl::OnBarrier);
+    int rv = raft_barrier(&m.r, &b->req, &Impl::OnDone<BarrierRequest>);
     if (rv != 0) {
       delete b;
       if (NotLeader(rv)) {
