@@ -128,6 +128,7 @@ std::string TaskManager::Begin(const std::string& parent_id, const std::string& 
     task->work = parent->work->Clone();
     task->host = host.empty() ? parent->host : host;
     task->guards = GuardsOf(*parent);
+    for (const LockGuard& g : guards) AddGuard(task->guards, g);  // not shared yet
     {
       std::lock_guard<std::mutex> lock(mu_);
       task->id = parent->id + "." + std::to_string(++parent->next_child);
@@ -142,6 +143,7 @@ std::string TaskManager::Begin(const std::string& parent_id, const std::string& 
     task->work = image->Clone();
     task->base = std::shared_ptr<Database>(std::move(image));
     task->host = host.empty() ? options_.default_host : host;
+    for (const LockGuard& g : guards) AddGuard(task->guards, g);  // not shared yet
     for (int attempt = 0;; ++attempt) {
       task->id = RandomId();
       {
@@ -157,10 +159,6 @@ std::string TaskManager::Begin(const std::string& parent_id, const std::string& 
     }
     std::lock_guard<std::mutex> lock(mu_);
     tasks_[task->id] = task;
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const LockGuard& g : guards) AddGuard(task->guards, g);
   }
   task->head = task->begin_commit;
   task->synced = task->base;
