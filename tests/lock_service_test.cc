@@ -350,6 +350,47 @@ TEST_F(LockServiceTest, VotersFollowTheHostTable) {
   EXPECT_TRUE(Granted(a)) << a;
 }
 
+// And back: the row created again, the first voters are chosen again, so
+// the host that left votes again and the stand-by goes back to standing by.
+TEST_F(LockServiceTest, AHostRowAddedMakesItAVoter) {
+  SimPool pool(dir_.path(), 4);
+  ASSERT_TRUE(pool.ok());
+  size_t leader = Leader(pool, {0, 1, 2, 3});
+  ASSERT_LT(leader, pool.size());
+  std::vector<std::string> first = pool.Ours(leader, {"Lock_status", json::object()})[1]["voters"];
+  std::sort(first.begin(), first.end());
+  size_t leaving = pool.size();
+  for (size_t i = 0; i < pool.size() && leaving == pool.size(); ++i) {
+    bool votes = std::binary_search(first.begin(), first.end(), pool.host(i).uuid);
+    if (votes && i != leader && !pool.host(i).master) leaving = i;
+  }
+  ASSERT_LT(leaving, pool.size());
+  // The voters as the leader (whoever it is) reports them, sorted.
+  auto voters = [&] {
+    for (size_t i = 0; i < pool.size(); ++i) {
+      json s = pool.Ours(i, {"Lock_status", json::object()}, 2000);
+      if (s.is_array() && s[1].value("role", "") == "leader") {
+        std::vector<std::string> v = s[1]["voters"];
+        std::sort(v.begin(), v.end());
+        return v;
+      }
+    }
+    return std::vector<std::string>{};
+  };
+  const SimHost& h = pool.host(leaving);
+  json record = pool.Call(leader, {"Read_record", "host", h.ref});
+  ASSERT_EQ(record[0], "Read_record") << record.dump();
+  ASSERT_EQ(pool.Call(leader, {"Delete_row", "host", h.ref})[0], "Delete_row");
+  EXPECT_TRUE(Eventually([&] {
+    std::vector<std::string> v = voters();
+    return v.size() == 3 && !std::binary_search(v.begin(), v.end(), h.uuid);
+  }, 30));
+  json created = pool.Call(leader, {"Create_row", "host", record[1], h.ref});
+  ASSERT_EQ(created[0], "Create_row") << created.dump();
+  EXPECT_TRUE(Eventually([&] { return voters() == first; }, 30));
+  EXPECT_TRUE(Granted(Acquire(pool, leaving, "SR:back", {{"wait", 10}})));
+}
+
 // The leader's own row deleted: it hands leadership over, and the new
 // leader drops it from the voters.
 TEST_F(LockServiceTest, ALeaderWhoseRowIsDeletedHandsOver) {
