@@ -193,7 +193,20 @@ TEST_F(ReplicatorTest, StoppedHostLosesNoWriteAndEveryRepositoryStaysClean) {
   ASSERT_TRUE(pool.ok());
   std::vector<std::string> vms = Refs(pool, "VM");
   ASSERT_GE(vms.size(), 5u);
-  ASSERT_TRUE(Eventually([&] { return pool.Converged(); }));  // every host has met every other
+  // `peers` on host 0: what it knows of host `of`.
+  auto peer_view = [&](size_t of) {
+    nlohmann::json all = nlohmann::json::parse(RunCli(pool.host(0).repo, "--json peers").output);
+    for (const auto& p : all["peers"]) {
+      if (p["uuid"] == pool.host(of).uuid) return p;
+    }
+    return nlohmann::json();
+  };
+  // Every host has met every other, and host 0 has seen host 1 in sync (so
+  // that its lag is timed from then).
+  ASSERT_TRUE(Eventually([&] {
+    nlohmann::json one = peer_view(1);
+    return pool.Converged() && one.is_object() && one["in_sync"] == true;
+  }));
   // Host 1 writes and is frozen at once (its write may not even be
   // committed yet); the others keep writing meanwhile.
   pool.WriteField(1, "VM", vms[0], "name__description", "written just before SIGSTOP");
@@ -212,17 +225,11 @@ TEST_F(ReplicatorTest, StoppedHostLosesNoWriteAndEveryRepositoryStaysClean) {
     return pool.Converged(others);
   }, 20));
   // `peers` on host 0 shows host 1 lagging: our commits it lacks, since when.
-  auto peer_view = [&](size_t of) {
-    nlohmann::json all = nlohmann::json::parse(RunCli(pool.host(0).repo, "--json peers").output);
-    for (const auto& p : all["peers"]) {
-      if (p["uuid"] == pool.host(of).uuid) return p;
-    }
-    return nlohmann::json();
-  };
   nlohmann::json stopped = peer_view(1);
   EXPECT_FALSE(stopped["in_sync"].get<bool>()) << stopped.dump();
   ASSERT_TRUE(stopped["lag_commits"].is_number()) << stopped.dump();
   EXPECT_GE(stopped["lag_commits"].get<int>(), 1) << stopped.dump();
+  ASSERT_TRUE(stopped["lag_ms"].is_number()) << stopped.dump();
   EXPECT_GE(stopped["lag_ms"].get<int>(), 0) << stopped.dump();
   pool.Signal(1, SIGCONT);
   ASSERT_TRUE(Eventually([&] { return pool.Converged(); }, 20));
