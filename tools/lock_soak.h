@@ -187,7 +187,7 @@ inline SoakReport Soak(const std::string& bin, const std::string& dir, int hosts
     if ((cycle + 1) % 10 == 0) {
       std::lock_guard<std::mutex> lock(mu);
       std::printf("  %d cycles, %zu grants, %zu double grants so far\n", cycle + 1, grants.size(),
-                  CountDoubleGrants(grants, true));
+                  CountDoubleGrants(grants, false));
       std::fflush(stdout);
     }
   }

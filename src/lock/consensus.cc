@@ -284,11 +284,11 @@ void Consensus::Start() {
   // A member that was cut off (or stopped) must not depose a healthy leader
   // by coming back with a higher term.
   raft_set_pre_vote(&m.r, true);
-  // A snapshot holds appends back while it is written and synced (~30 ms
-  // here): at libraft's default of one per 1,024 entries that was the 8
-  // clients' p99 (docs/benchmarks.md, "Locks"). The table is small and its
-  // commands ~250 bytes, so one per 16,384 entries keeps the log at a few
-  // MiB and a restart's replay in milliseconds.
+  // A snapshot holds appends back while it is written and synced: at
+  // libraft's default of one per 1,024 entries, the phases that took one
+  // had an 8-client p99 of ~34 ms against 9-16 ms without (docs/
+  // benchmarks.md, "Locks"). Commands are a few hundred bytes of JSON, so
+  // 16,384 entries keep the log to a few MiB.
   raft_set_snapshot_threshold(&m.r, kSnapshotEvery);
 
   raft_configuration conf;
