@@ -35,7 +35,7 @@ void LoadFixtureRows(Database& db) {
              {{"VBDs", "('OpaqueRef:vbd1')"}, {"_ref", "OpaqueRef:vm1"},
               {"name__description", "first VM"}, {"name__label", "alpha"},
               {"other_config", "(('lost' 'on load'))"}, {"protection_policy", "OpaqueRef:NULL"},
-              {"tags", "('red'  'blue')"}, {"uuid", "aaaaaaaa-0000-0000-0000-000000000001"}});
+              {"tags", "('red' 'blue')"}, {"uuid", "aaaaaaaa-0000-0000-0000-000000000001"}});
   db.LoadRow("VM", "OpaqueRef:vm2",
              {{"VBDs", "()"}, {"_ref", "OpaqueRef:vm2"}, {"name__description", ""},
               {"name__label", "beta"}, {"other_config", "()"},
@@ -98,11 +98,26 @@ FilterExpr Op(FilterExpr::Op op, std::vector<FilterExpr> children = {}) {
 
 // ---------------------------------------------------------------- loading
 
+// A repository keeps create_row's exact set text (%verbatim), so loading
+// keeps it too; filters still compare the canonical form.
+TEST(DatabaseLoad, SetTextIsKeptAsGivenAndFiltersCompareItCanonically) {
+  Database db(FixtureSchema());
+  db.LoadRow("VM", "OpaqueRef:vm9",
+             {{"_ref", "OpaqueRef:vm9"}, {"name__description", ""}, {"name__label", "g"},
+              {"other_config", "()"}, {"protection_policy", "OpaqueRef:NULL"},
+              {"tags", "( \"x\"   'y' )"}, {"uuid", "u-9"}});
+  db.FinishLoad();
+  EXPECT_EQ(db.ReadField("VM", "tags", "OpaqueRef:vm9"), "( \"x\"   'y' )");
+  EXPECT_EQ(db.FindRefsWithFilter("VM", Eq("tags", "('x' 'y')")),
+            std::vector<std::string>{"OpaqueRef:vm9"});
+  EXPECT_TRUE(db.FindRefsWithFilter("VM", Eq("tags", "( \"x\"   'y' )")).empty());
+}
+
 TEST_F(DatabaseTest, LoadRebuildsSetRefsAndResetsNonPersistent) {
   EXPECT_EQ(Field("VM", "VBDs", "OpaqueRef:vm1"), "('OpaqueRef:vbd2' 'OpaqueRef:vbd1')");
   EXPECT_EQ(Field("VM", "VBDs", "OpaqueRef:vm2"), "()");
   EXPECT_EQ(Field("VM", "other_config", "OpaqueRef:vm1"), "()");
-  EXPECT_EQ(Field("VM", "tags", "OpaqueRef:vm1"), "('red' 'blue')");  // canonical
+  EXPECT_EQ(Field("VM", "tags", "OpaqueRef:vm1"), "('red' 'blue')");
   EXPECT_EQ(db_.TotalRows(), 6u);
   EXPECT_EQ(db_.RowCount("VBD"), 3u);
   EXPECT_EQ(db_.FindUuid("bbbbbbbb-0000-0000-0000-000000000002"),

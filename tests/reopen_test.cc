@@ -5,17 +5,20 @@
 // 4.10, quirk 5), through a real daemon and a real restart.
 #include <signal.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "schema/sexpr.h"
 #include "server/client.h"
 #include "store_test_util.h"
 #include "support/daemon.h"
 #include "support/paths.h"
 #include "xgdb/schema.h"
+#include "xgdb/statedb.h"
 
 namespace xgdb::test {
 namespace {
@@ -90,6 +93,59 @@ TEST_F(ReopenTest, AStateDbRowWithAnEmptyRefImportsAndReopens) {
   EXPECT_EQ(get.output, "nobody\n");
   DaemonProcess daemon(other, socket_, log_);  // opens the whole image
   EXPECT_EQ(Call({"Read_field", "user", "fullname", ""}), "[\"Read_field\",\"nobody\"]");
+}
+
+// Sets and maps come back in xapi's order (docs/format.md, "Member order"):
+// the real pool's maps as its state.db lists them, and after structured
+// changes and a restart as xapi would keep them.
+TEST_F(ReopenTest, SetsAndMapsOfTheRealPoolKeepTheFilesOrder) {
+  auto pool = ParseStateDb(ReadFile(DataPath("state-5.82.xml")), Schema::Builtin(5, 82));
+  const std::vector<std::pair<std::string, std::string>> fields = {
+      {"VM", "platform"}, {"VM", "other_config"}, {"VDI", "sm_config"}, {"VM", "tags"}};
+  auto read = [this](const std::string& table, const std::string& field, const std::string& ref) {
+    auto answer = nlohmann::json::parse(Call({"Read_field", table, field, ref}));
+    return answer.at(1).get<std::string>();
+  };
+  int unsorted = 0, checked = 0;
+  {
+    DaemonProcess daemon(repo_, socket_, log_);
+    for (const auto& [table, field] : fields) {
+      for (const std::string& ref : pool->ReadRefs(table)) {
+        std::string text = pool->ReadField(table, field, ref);
+        if (field != "tags") {
+          auto pairs = sexpr::ParseMap(text);
+          unsorted += !std::is_sorted(pairs.begin(), pairs.end());
+        }
+        EXPECT_EQ(read(table, field, ref), text) << table << " " << ref << " " << field;
+        ++checked;
+      }
+    }
+    EXPECT_GT(unsorted, 10) << "the pool should hold maps whose keys are not sorted";
+    EXPECT_GT(checked, 100);
+    // add_to_map puts the new key first, remove_from_map keeps the rest.
+    std::string vm = pool->ReadRefs("VM").front();
+    ASSERT_EQ(Call({"Process_structured_field", {"zz-new", "1"}, "VM", "platform", vm, "AddMap"}),
+              "[\"Process_structured_field\",null]");
+    auto platform = sexpr::ParseMap(pool->ReadField("VM", "platform", vm));
+    ASSERT_GE(platform.size(), 2u);
+    ASSERT_EQ(Call({"Process_structured_field", {platform[0].first, ""}, "VM", "platform", vm,
+                    "RemoveMap"}),
+              "[\"Process_structured_field\",null]");
+    platform.erase(platform.begin());
+    platform.insert(platform.begin(), {"zz-new", "1"});
+    EXPECT_EQ(read("VM", "platform", vm), sexpr::PrintMap(platform));
+    ASSERT_EQ(daemon.Kill(SIGTERM), 0) << ReadFile(log_);
+  }
+  DaemonProcess again(repo_, socket_, log_);
+  std::string vm = pool->ReadRefs("VM").front();
+  auto platform = sexpr::ParseMap(pool->ReadField("VM", "platform", vm));
+  platform.erase(platform.begin());
+  platform.insert(platform.begin(), {"zz-new", "1"});
+  EXPECT_EQ(read("VM", "platform", vm), sexpr::PrintMap(platform));
+  for (const std::string& ref : pool->ReadRefs("VDI")) {
+    EXPECT_EQ(read("VDI", "sm_config", ref), pool->ReadField("VDI", "sm_config", ref));
+  }
+  ExpectFsckClean(repo_);
 }
 
 }  // namespace

@@ -70,6 +70,32 @@ TEST_F(DeriveTest, SameHeadsGiveTheSameMasterOnEveryCopy) {
   EXPECT_EQ(merged->ReadField("VM", "name__label", VmRef(1)), "b");
 }
 
+// Two hosts each add a key to one map (add_to_map: in front): both keys
+// land, in one order, without a conflict, and every copy derives the same
+// master commit.
+TEST_F(DeriveTest, KeysAddedToOneMapOnTwoHostsLandInOneOrderEverywhere) {
+  auto add = [](const std::string& key) {
+    return [key](Database& db) {
+      db.ProcessStructuredField(key, "1", "VM", "other_config", VmRef(0), StructuredOp::kAddMap);
+    };
+  };
+  Fork f = MakeFork(dir_ / "r", StoreTestSchema(),
+                    [](Database& db) {
+                      Vms(1)(db);
+                      db.WriteField("VM", VmRef(0), "other_config", "(('old' '0') ('base' '0'))");
+                    },
+                    add("from-a"), add("from-b"));
+  std::string copy = Copy(f.path, dir_ / "copy");
+  auto repo = OpenRepo(f.path);
+  auto other = OpenRepo(copy);
+  replica::DerivedMaster a = DeriveMaster(repo.get(), {{"h1", f.ours}, {"h2", f.theirs}});
+  replica::DerivedMaster b = DeriveMaster(other.get(), {{"h1", f.theirs}, {"h2", f.ours}});
+  EXPECT_TRUE(a.conflicts.empty());
+  EXPECT_EQ(a.commit, b.commit);
+  EXPECT_EQ(LoadCommit(f, a.commit)->ReadField("VM", "other_config", VmRef(0)),
+            "(('from-a' '1') ('from-b' '1') ('old' '0') ('base' '0'))");
+}
+
 TEST_F(DeriveTest, ConcurrentChangesToOneFieldKeepTheLaterCommitsAndSayWhat) {
   Fork f = MakeFork(dir_ / "r", StoreTestSchema(), Vms(2), [](Database& db) { Label(db, 0, "ours"); },
                     [](Database& db) { Label(db, 0, "theirs"); });

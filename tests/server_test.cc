@@ -465,7 +465,9 @@ class VectorServerTest : public ::testing::Test {
   }
   void TearDown() override { server_.reset(); }
 
-  // A fresh store loaded from the fixture, as every vector case expects.
+  // The fixture every vector case starts from, as a user would serve it:
+  // imported into a repository, then opened again (so every answer comes
+  // from what the repository kept, sets' and maps' order included).
   void Reset() {
     std::lock_guard<std::mutex> lock(mu_);
     dispatcher_.reset();
@@ -473,7 +475,8 @@ class VectorServerTest : public ::testing::Test {
     StoreOptions so;
     so.path = dir_ / ("repo" + std::to_string(generation_++));
     so.fsync = false;
-    store_ = Store::Import(so, ParseStateDb(fixture_, schema_), "fixture");
+    Store::Import(so, ParseStateDb(fixture_, schema_), "fixture").reset();
+    store_ = Store::Open(so);
     dispatcher_ = std::make_unique<rpc::Dispatcher>(store_->db());
   }
 

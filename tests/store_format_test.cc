@@ -69,7 +69,7 @@ TEST(StoreFormat, RowsFanOutOverFourHexLevels) {
   TempDir dir;
   std::string repo = dir / "repo.git";
   auto store = PoolWithOddRefs(repo, 0);
-  EXPECT_EQ(Git(repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 2\n");
+  EXPECT_EQ(Git(repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 3\n");
   // xapi/VM/ holds only one-digit directories, four deep, then rows.
   for (const std::string& path : Lines(Git(repo, "ls-tree -r -d --name-only master").output)) {
     if (path.rfind("xapi/VM/", 0) != 0) continue;
@@ -110,9 +110,9 @@ TEST(StoreFormat, OpeningAFormat1RepositoryUpgradesItInOneCommit) {
   auto store = Store::Open(TestOptions(old_repo));
   EXPECT_EQ(Dump(store->db()), rows);
   CommitInfo head = store->GetCommit("master");
-  EXPECT_EQ(head.message.rfind("Upgrade the repository to format 2\n", 0), 0u) << head.message;
+  EXPECT_EQ(head.message.rfind("Upgrade the repository to format 3\n", 0), 0u) << head.message;
   EXPECT_EQ(head.parents, std::vector<std::string>{old_head});
-  EXPECT_EQ(Git(old_repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 2\n");
+  EXPECT_EQ(Git(old_repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 3\n");
   std::string row3 = Store::ObjectPath("VM", VmRef(3));
   EXPECT_EQ(Git(old_repo, "cat-file -p master:" + row3 + "uuid").output, "uuid-vm-3");
   EXPECT_EQ(Git(old_repo, "cat-file -p master:meta/generation").output, "4242\n");
@@ -137,7 +137,7 @@ TEST(StoreFormat, OpeningAFormat1RepositoryUpgradesItInOneCommit) {
     EXPECT_NE(std::string(e.what()).find("format 2"), std::string::npos) << e.what();
   }
 
-  // Writes go on in format 2, and opening again upgrades nothing.
+  // Writes go on in format 3, and opening again upgrades nothing.
   store->db().WriteField("VM", VmRef(5), "name__label", "after");
   std::string after = store->Commit();
   EXPECT_TRUE(store->Diff(head.id, after).size() == 1);
@@ -145,6 +145,88 @@ TEST(StoreFormat, OpeningAFormat1RepositoryUpgradesItInOneCommit) {
   auto again = Store::Open(TestOptions(old_repo));
   EXPECT_EQ(again->Head(), after);
   EXPECT_EQ(again->db().ReadField("VM", "name__label", VmRef(5)), "after");
+}
+
+// Format 2 is format 3 without member order: opening one only rewrites
+// meta/format, and history on both sides of that commit compares.
+TEST(StoreFormat, OpeningAFormat2RepositoryMarksItFormat3) {
+  TempDir dir;
+  std::string repo = dir / "repo.git";
+  std::vector<std::string> rows;
+  {
+    auto store = PoolWithOddRefs(repo, 0);
+    rows = Dump(store->db());
+  }
+  // What a release of format 2 wrote: the same tree, another meta/format.
+  auto sh = [&](const std::string& script) {
+    CommandResult r = test::Run("cd " + ShellQuote(repo) + " && " + script);
+    EXPECT_EQ(r.exit_code, 0) << script << "\n" << r.output;
+    std::string out = r.output;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  };
+  std::string blob = sh("printf 'xapi-gitdb format 2\\n' | git hash-object -w --stdin");
+  std::string meta = sh("git ls-tree master:meta | sed 's/[0-9a-f]\\{40\\}\\tformat$/" + blob +
+                        "\\tformat/' | git mktree");
+  std::string root = sh("git ls-tree master | sed 's/[0-9a-f]\\{40\\}\\tmeta$/" + meta +
+                        "\\tmeta/' | git mktree");
+  std::string old_head = sh("git commit-tree " + root + " -p master -m 'format 2'");
+  sh("git update-ref refs/heads/master " + old_head);
+  ASSERT_EQ(Git(repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 2\n");
+
+  auto store = Store::Open(TestOptions(repo));
+  EXPECT_EQ(Dump(store->db()), rows);
+  CommitInfo head = store->GetCommit("master");
+  EXPECT_EQ(head.message.rfind("Upgrade the repository to format 3\n", 0), 0u) << head.message;
+  EXPECT_EQ(head.parents, std::vector<std::string>{old_head});
+  EXPECT_EQ(Git(repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 3\n");
+  EXPECT_EQ(Git(repo, "rev-parse master:xapi").output,
+            Git(repo, "rev-parse " + old_head + ":xapi").output);
+  EXPECT_TRUE(store->Diff(old_head, "master").empty());
+  store->db().WriteField("VM", VmRef(5), "tags", "('b' 'a')");
+  std::string after = store->Commit();
+  EXPECT_EQ(store->Diff(old_head, after).size(), 1u);
+  store.reset();
+  EXPECT_EQ(Store::Open(TestOptions(repo))->db().ReadField("VM", "tags", VmRef(5)), "('b' 'a')");
+}
+
+// %order and %verbatim must describe exactly the members beside them; a
+// repository where they do not is refused, not served in some order.
+TEST(StoreFormat, AMemberOrderThatDoesNotFitTheMembersIsCorrupt) {
+  struct Case {
+    const char* file;
+    const char* content;
+    const char* why;
+  };
+  for (const Case& c : {Case{"%order", "b\\nnot-a-member\\n", "which is not a member"},
+                        Case{"%order", "b\\n", "does not list every member"},
+                        Case{"%order", "b\\nb\\n", "twice"},
+                        Case{"%verbatim", "(\"x\" \"y\")", "does not hold its members"}}) {
+    SCOPED_TRACE(std::string(c.file) + " " + c.content);
+    TempDir dir;
+    std::string repo = dir / "repo.git", work = dir / "work";
+    {
+      auto store = Store::Create(TestOptions(repo), StoreTestSchema());
+      store->db().CreateRow("VM", {{"uuid", "u-1"}, {"name__label", "one"}, {"tags", "( 'b'  'a' )"}},
+                            VmRef(1));
+      store->Commit();
+    }
+    std::string tags = Store::ObjectPath("VM", VmRef(1)) + "tags/";
+    ASSERT_EQ(Git(repo, "cat-file -p master:" + tags + "%order").output, "b\na\n");
+    ASSERT_EQ(Git(repo, "cat-file -p master:" + tags + "%verbatim").output, "( 'b'  'a' )");
+    CommandResult r = test::Run(
+        "git clone -q " + ShellQuote(repo) + " " + ShellQuote(work) + " && cd " + ShellQuote(work) +
+        " && printf '" + c.content + "' > " + ShellQuote(tags + c.file) +
+        " && git -c user.name=t -c user.email=t@t commit -qam edit && git push -q origin HEAD:master 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    try {
+      Store::Open(TestOptions(repo));
+      ADD_FAILURE() << "opened";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kCorrupt) << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.why), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(StoreFormat, AFormat1RowInTheWrongBucketIsCorrupt) {

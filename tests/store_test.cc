@@ -60,13 +60,18 @@ TEST(Store, CommitIsAPlainGitCommit) {
   std::set<std::string> expected = {
       "meta/format", "meta/schema.json", row + "_ref", row + "uuid", row + "name__label",
       row + "power_state", row + "tags/prod", row + "tags/%2Egit",
-      row + "other_config/vm-data%2Fx", row + "other_config/%2E.%2F..%2Fetc"};
+      row + "other_config/vm-data%2Fx", row + "other_config/%2E.%2F..%2Fetc",
+      // xapi's order of members, which is not git's order of entries.
+      row + "tags/%order", row + "other_config/%order"};
   EXPECT_EQ(paths, expected);  // no memory_actual, VBDs (not stored), no session
+  EXPECT_EQ(Git(repo, "cat-file -p master:" + row + "tags/%order").output, "prod\n%2Egit\n");
+  EXPECT_EQ(Git(repo, "cat-file -p master:" + row + "other_config/%order").output,
+            "vm-data%2Fx\n%2E.%2F..%2Fetc\n");
   EXPECT_EQ(Git(repo, "cat-file -p master:" + row + "name__label").output, "web server");
   EXPECT_EQ(Git(repo, "cat-file -p master:" + row + "power_state").output, "Halted");
   EXPECT_EQ(Git(repo, "cat-file -p 'master:" + row + "other_config/%2E.%2F..%2Fetc'").output,
             "pwn");
-  EXPECT_EQ(Git(repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 2\n");
+  EXPECT_EQ(Git(repo, "cat-file -p master:meta/format").output, "xapi-gitdb format 3\n");
   EXPECT_EQ(Git(repo, "symbolic-ref HEAD").output, "refs/heads/master\n");
   EXPECT_EQ(Git(repo, "config core.bare").output, "true\n");
 

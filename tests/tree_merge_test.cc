@@ -9,6 +9,7 @@
 
 #include "merge/merge.h"
 #include "merge_test_util.h"
+#include "store/image_loader.h"
 #include "store/layout.h"
 
 namespace xgdb::test {
@@ -88,6 +89,68 @@ TEST(TreeMerge, MapKeysAndSetElementsMergePerMember) {
   EXPECT_EQ(Field(*db, 2, "tags"), "('new on ours')");
 }
 
+// Members keep xapi's order through a merge (docs/merge.md, "Member
+// order"), the same whichever side is ours.
+std::string MergedField(const Fork& f, bool swap, const std::string& ref, const std::string& field,
+                        std::string* tree) {
+  store::RepoPtr repo = OpenRepo(f.path);
+  git_oid b = TreeOfCommit(repo.get(), f.base), o = TreeOfCommit(repo.get(), f.ours),
+          t = TreeOfCommit(repo.get(), f.theirs);
+  auto r = swap ? merge::MergeTrees(repo.get(), b, t, o) : merge::MergeTrees(repo.get(), b, o, t);
+  EXPECT_TRUE(r.conflicts.empty());
+  *tree = store::OidHex(r.tree);
+  git_tree* raw = nullptr;
+  EXPECT_EQ(git_tree_lookup(&raw, repo.get(), &r.tree), 0);
+  store::TreePtr root(raw);
+  return store::LoadImage(repo.get(), root.get(), nullptr)->ReadField("VM", field, ref);
+}
+
+void ExpectMergedOrder(const DbEdit& base, const DbEdit& ours, const DbEdit& theirs,
+                       const std::string& field, const std::string& expected,
+                       const std::string& ref = VmRef(1)) {
+  TempDir dir;
+  Fork f = MakeFork(dir / "r.git", StoreTestSchema(),
+                    [&](Database& db) {
+                      ThreeVms(db);
+                      base(db);
+                    },
+                    ours, theirs);
+  std::string xy, yx;
+  EXPECT_EQ(MergedField(f, false, ref, field, &xy), expected);
+  EXPECT_EQ(MergedField(f, true, ref, field, &yx), expected);
+  EXPECT_EQ(xy, yx);
+}
+
+TEST(TreeMerge, MembersBothSidesAddedComeFirstInTheirOrder) {
+  auto write = [](const std::string& text) {
+    return [text](Database& db) { db.WriteField("VM", VmRef(1), "other_config", text); };
+  };
+  // add_to_map on both sides: the new keys first, then the old ones as they were.
+  ExpectMergedOrder(write("(('m' '1') ('b' '2'))"), write("(('z' '9') ('m' '1') ('b' '2'))"),
+                    write("(('y' '8') ('x' '7') ('m' '1') ('b' '2'))"), "other_config",
+                    "(('y' '8') ('x' '7') ('z' '9') ('m' '1') ('b' '2'))");
+  // One side reordered the old keys, the other added one and removed one.
+  ExpectMergedOrder(write("(('m' '1') ('b' '2') ('c' '3'))"),
+                    write("(('c' '3') ('b' '2') ('m' '1'))"),
+                    write("(('n' '0') ('m' '1') ('b' '2'))"), "other_config",
+                    "(('n' '0') ('b' '2') ('m' '1'))");
+}
+
+TEST(TreeMerge, VerbatimTextGivesWayToTheMergedMembers) {
+  // create_row keeps a set's exact text (write_field prints it canonically).
+  auto create = [](const std::string& tags) {
+    return [tags](Database& db) {
+      db.CreateRow("VM", {{"uuid", "u-9"}, {"name__label", "nine"}, {"tags", tags}}, VmRef(9));
+    };
+  };
+  // Alone, the exact text survives a merge (the row is taken whole).
+  ExpectMergedOrder(Nothing, create("( \"b\"  'a' )"), Nothing, "tags", "( \"b\"  'a' )",
+                    VmRef(9));
+  // Both sides created the row: its members merge and print canonically.
+  ExpectMergedOrder(Nothing, create("( \"b\"  'a' )"), create("('a' 'c')"), "tags",
+                    "('a' 'c' 'b')", VmRef(9));
+}
+
 TEST(TreeMerge, EmptiedSetOrMapDisappears) {
   TempDir dir;
   Fork f = MakeFork(dir / "r.git", StoreTestSchema(), ThreeVms,
@@ -139,7 +202,7 @@ TEST(TreeMerge, IdenticalChangesOnBothSidesMergeCleanly) {
                     same);
   auto db = MergedDb(f);
   EXPECT_EQ(Field(*db, 1, "name__label"), "same");
-  EXPECT_EQ(Field(*db, 1, "other_config"), "(('gone' 'x') ('k' 'new'))");
+  EXPECT_EQ(Field(*db, 1, "other_config"), "(('k' 'new') ('gone' 'x'))");  // xapi's order
   EXPECT_EQ(Field(*db, 3, "power_state"), "Paused");
   EXPECT_EQ(Field(*db, 7, "name__label"), "twin");
   EXPECT_FALSE(db->IsValidRef(VmRef(2)));

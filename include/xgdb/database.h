@@ -138,6 +138,7 @@ class Database {
   // Adds a row as loaded from a file: `fields` may be partial; columns left
   // out are filled by FinishLoad(). Checks table/column names (unknown ->
   // Error kInvalidArgument naming them) and duplicate refs. Records no change.
+  // Set and Map text is kept as given (it must parse), as create_row keeps it.
   void LoadRow(const std::string& table, const std::string& ref, FieldList fields);
   // Completes a load the way xapi does (xapi-data-model.md 1.6 steps 2-4):
   // missing columns get their default (none -> Error kInvalidArgument),

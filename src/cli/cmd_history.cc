@@ -127,7 +127,7 @@ std::optional<std::vector<std::string>> DescribeModified(const Schema& schema,
       for (const auto& [k, v] : after) {
         if (!before.count(k)) lines.push_back("+ " + Quoted(k) + ": " + Quoted(v));
       }
-      return lines;
+      if (!lines.empty()) return lines;  // else only the order changed
     }
     if (column != nullptr && column->type == ColumnType::kSet) {
       auto before = sexpr::ParseSet(ch.old_value), after = sexpr::ParseSet(ch.new_value);

@@ -36,8 +36,12 @@ void Database::LoadRow(const std::string& table, const std::string& ref, FieldLi
     if (!c) LoadFail("unknown column " + name + " in table " + table + " row " + ref);
     if (c->removed) continue;  // xapi drops it and re-adds it with its default
     if (c->type != ColumnType::kString) {
+      // Kept as given, as create_row keeps it (a repository stores such
+      // text in %verbatim); filters compare its canonical form.
       try {
-        value = sexpr::Canonical(value, c->type == ColumnType::kMap);
+        if (sexpr::Canonical(value, c->type == ColumnType::kMap) != value) {
+          t.noncanonical.Set(db::CellKey(ref, c->index), 1);
+        }
       } catch (const Error& e) {
         LoadFail("table " + table + " row " + ref + " column " + name + ": " + e.what());
       }

@@ -10,6 +10,7 @@
 
 #include "store/image_loader.h"
 #include "store/layout.h"
+#include "store/member_order.h"
 #include "store/name_codec.h"
 #include "store/tree_writer.h"
 
@@ -106,16 +107,19 @@ class Merger {
     return reader_.Tree(e);
   }
 
-  // Merges three versions of one directory (any may be null: absent). Names
-  // equal on two sides take the third side's entry unread; `descend`
-  // settles names that differ on all three; `on_theirs` hears of names
-  // theirs changed that were settled without descending. Returns the merged
-  // tree id (ours' own id when nothing differs from ours), or nullopt when
-  // the directory ends up empty (git has no empty trees).
-  std::optional<git_oid> MergeDir(const git_tree* b, const git_tree* o, const git_tree* t,
-                                  const Descend& descend, const OnTheirs& on_theirs) {
+  // The entries of three versions of one directory merged (any may be null:
+  // absent). Names equal on two sides take the third side's entry unread;
+  // `descend` settles names that differ on all three; `on_theirs` hears of
+  // names theirs changed that were settled without descending.
+  // `same_as_ours`: the result is ours' directory as it is.
+  struct Entries {
     std::vector<EntrySpec> merged;
-    bool same_as_ours = o != nullptr;
+    bool same_as_ours = false;
+  };
+  Entries MergeEntries(const git_tree* b, const git_tree* o, const git_tree* t,
+                       const Descend& descend, const OnTheirs& on_theirs) {
+    Entries out;
+    out.same_as_ours = o != nullptr;
     for (const auto& [name, x] : Align(b, o, t)) {
       std::optional<EntrySpec> pick;
       if (Same(x.o, x.t)) {
@@ -132,17 +136,30 @@ class Merger {
       if (pick) {
         if (x.o == nullptr || !git_oid_equal(&pick->id, git_tree_entry_id(x.o)) ||
             pick->mode != git_tree_entry_filemode(x.o)) {
-          same_as_ours = false;
+          out.same_as_ours = false;
         }
-        merged.push_back(std::move(*pick));
+        out.merged.push_back(std::move(*pick));
       } else if (x.o != nullptr) {
-        same_as_ours = false;
+        out.same_as_ours = false;
       }
     }
-    if (merged.empty()) return std::nullopt;
-    if (same_as_ours) return *git_tree_id(o);
+    return out;
+  }
+
+  // MergeEntries written as a tree: its id (ours' own id when nothing
+  // differs from ours), or nullopt when the directory ends up empty (git
+  // has no empty trees).
+  std::optional<git_oid> MergeDir(const git_tree* b, const git_tree* o, const git_tree* t,
+                                  const Descend& descend, const OnTheirs& on_theirs) {
+    Entries e = MergeEntries(b, o, t, descend, on_theirs);
+    if (e.merged.empty()) return std::nullopt;
+    if (e.same_as_ours) return *git_tree_id(o);
+    return Write(e.merged);
+  }
+
+  git_oid Write(const std::vector<EntrySpec>& entries) {
     ++reader_.stats().trees_written;
-    return WriteTree(reader_.repo(), merged);
+    return WriteTree(reader_.repo(), entries);
   }
 
   std::optional<EntrySpec> AsDir(const std::string& name, std::optional<git_oid> id) {
@@ -272,18 +289,54 @@ class Merger {
     std::string field = FieldName(table, name);
     bool dirs = (!x.b || IsDir(x.b)) && (!x.o || IsDir(x.o)) && (!x.t || IsDir(x.t));
     if (col != nullptr && col->type != ColumnType::kString && dirs) {
-      TreePtr b = Dir(x.b, path), o = Dir(x.o, path), t = Dir(x.t, path);
-      return AsDir(name, MergeDir(b.get(), o.get(), t.get(),
-                                  [&](const std::string& member, const Three& y) {
-                                    return Member(table, ref, *col, path + "/" + member, member, y);
-                                  },
-                                  nullptr));
+      return AsDir(name, MergeMembers(table, ref, *col, path, x));
     }
     return Settle({col == nullptr || dirs != (col->type != ColumnType::kString)
                        ? Conflict::Kind::kOther
                        : Conflict::Kind::kField,
                    table.name, ref, field, "", Shown(x.o), Shown(x.t)},
                   name, x);
+  }
+
+  // A set or map changed on both sides: member by member, then the order
+  // (MergeMemberOrder). %verbatim is dropped: it spelled one side's members.
+  std::optional<git_oid> MergeMembers(const Table& table, const std::string& ref,
+                                      const xgdb::Column& col, const std::string& path,
+                                      const Three& x) {
+    TreePtr b = Dir(x.b, path), o = Dir(x.o, path), t = Dir(x.t, path);
+    Entries e = MergeEntries(b.get(), o.get(), t.get(),
+                             [&](const std::string& member, const Three& y) {
+                               if (IsColumnNote(member)) return std::optional<EntrySpec>();
+                               return Member(table, ref, col, path + "/" + member, member, y);
+                             },
+                             nullptr);
+    std::erase_if(e.merged, [](const EntrySpec& m) { return IsColumnNote(m.name); });
+    if (e.merged.empty()) return std::nullopt;
+    std::vector<std::string> names;  // tree order: Align walks names sorted
+    for (const EntrySpec& m : e.merged) names.push_back(m.name);
+    std::vector<std::string> order = MergeMemberOrder(
+        OrderOf(b.get(), path), OrderOf(o.get(), path), OrderOf(t.get(), path), names);
+    if (order != names) {
+      e.merged.push_back(
+          {kOrderEntry, WriteBlob(reader_.repo(), OrderText(order)), GIT_FILEMODE_BLOB});
+    }
+    return Write(e.merged);
+  }
+
+  // A column directory's member entry names in xapi's order.
+  std::vector<std::string> OrderOf(const git_tree* dir, const std::string& path) {
+    std::vector<std::string> names;
+    std::optional<std::string> order_text;
+    for (size_t i = 0; dir != nullptr && i < git_tree_entrycount(dir); ++i) {
+      const git_tree_entry* e = git_tree_entry_byindex(dir, i);
+      std::string name = git_tree_entry_name(e);
+      if (name == kOrderEntry) {
+        order_text = reader_.Blob(*git_tree_entry_id(e));
+      } else if (!IsColumnNote(name)) {
+        names.push_back(std::move(name));
+      }
+    }
+    return MemberOrder(names, order_text, path);
   }
 
   // The raw name and (map) value of a set element or map key entry.

@@ -1,10 +1,12 @@
 #include "store/image_loader.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "schema/sexpr.h"
 #include "store/git_ptr.h"
 #include "store/layout.h"
+#include "store/member_order.h"
 #include "store/name_codec.h"
 #include "store/tree_writer.h"
 
@@ -34,19 +36,37 @@ TreePtr LookupTree(git_repository* repo, const git_oid& id, const std::string& p
 bool IsBlob(const git_tree_entry* e) { return git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB; }
 bool IsTree(const git_tree_entry* e) { return git_tree_entry_filemode(e) == GIT_FILEMODE_TREE; }
 
-// A set/map directory: (raw name, value) pairs sorted by raw name.
-std::vector<std::pair<std::string, std::string>> ReadMembers(git_repository* repo,
-                                                             const git_oid& dir_id,
-                                                             bool is_map,
-                                                             const std::string& path) {
+// The members %verbatim holds (by DistinctSet or DistinctMap); text that
+// does not parse is corrupt.
+template <typename Parse>
+auto Distinct(const std::string& verbatim, const std::string& path, Parse parse) {
+  try {
+    return parse(verbatim);
+  } catch (const Error& e) {
+    Corrupt(path + "/%verbatim does not parse: " + e.what());
+  }
+}
+
+// The text of a set/map directory: its members in xapi's order (%order,
+// else tree order) printed canonically, or %verbatim when it holds the text
+// of exactly those members.
+std::string ReadMembersText(git_repository* repo, const git_oid& dir_id, bool is_map,
+                            const std::string& path) {
   TreePtr dir = LookupTree(repo, dir_id, path);
-  std::vector<std::pair<std::string, std::string>> members;
+  std::vector<std::pair<std::string, std::string>> members;  // tree order
+  std::vector<std::string> names;
+  std::optional<std::string> order_text, verbatim;
   size_t n = git_tree_entrycount(dir.get());
   if (n == 0) Corrupt(path + " is an empty directory");
   for (size_t i = 0; i < n; ++i) {
     const git_tree_entry* e = git_tree_entry_byindex(dir.get(), i);
     std::string name = git_tree_entry_name(e);
     std::string member_path = path + "/" + name;
+    if (IsColumnNote(name)) {
+      if (!IsBlob(e)) Corrupt(member_path + " must be a file");
+      (name == kOrderEntry ? order_text : verbatim) = ReadBlob(repo, *git_tree_entry_id(e), member_path);
+      continue;
+    }
     std::string raw, value;
     if (IsBlob(e)) {
       auto decoded = DecodeName(name);
@@ -69,23 +89,44 @@ std::vector<std::pair<std::string, std::string>> ReadMembers(git_repository* rep
       Corrupt("unexpected entry " + member_path);
     }
     if (!is_map && !value.empty()) Corrupt("set element " + member_path + " is not empty");
+    names.push_back(std::move(name));
     members.emplace_back(std::move(raw), std::move(value));
   }
-  std::sort(members.begin(), members.end());
-  return members;
+  std::vector<std::string> order = MemberOrder(names, order_text, path);
+  std::unordered_map<std::string_view, size_t> index;
+  for (size_t i = 0; i < names.size(); ++i) index.emplace(names[i], i);
+  sexpr::StringMap pairs;
+  pairs.reserve(members.size());
+  for (const std::string& name : order) pairs.push_back(std::move(members[index.at(name)]));
+  if (!is_map) {
+    sexpr::StringSet set;
+    set.reserve(pairs.size());
+    for (auto& p : pairs) set.push_back(std::move(p.first));
+    if (!verbatim) return sexpr::PrintSet(set);
+    if (Distinct(*verbatim, path, DistinctSet) != set) Corrupt(path + "/%verbatim does not hold its members");
+    return std::move(*verbatim);
+  }
+  if (!verbatim) return sexpr::PrintMap(pairs);
+  if (Distinct(*verbatim, path, DistinctMap) != pairs) Corrupt(path + "/%verbatim does not hold its members");
+  return std::move(*verbatim);
 }
 
 }  // namespace
 
-Fanout ReadFanout(git_repository* repo, const git_tree* root) {
+int ReadFormatNumber(git_repository* repo, const git_tree* root) {
   git_tree_entry* raw = nullptr;
   if (git_tree_entry_bypath(&raw, root, kFormatPath) < 0) Corrupt("meta/format is missing");
   TreeEntryPtr format(raw);
   if (!IsBlob(format.get())) Corrupt("meta/format is not a file");
   std::string text = ReadBlob(repo, *git_tree_entry_id(format.get()), kFormatPath);
-  if (text == kFormatText) return kFanout;
-  if (text == kFormat1Text) return kFormat1Fanout;
+  if (text == kFormatText) return 3;
+  if (text == kFormat2Text) return 2;
+  if (text == kFormat1Text) return 1;
   Corrupt("unknown format in meta/format: '" + text.substr(0, 80) + "'");
+}
+
+Fanout ReadFanout(git_repository* repo, const git_tree* root) {
+  return ReadFormatNumber(repo, root) == 1 ? kFormat1Fanout : kFanout;
 }
 
 void RequireCurrentFormat(git_repository* repo, const git_tree* root) {
@@ -180,16 +221,8 @@ RowContents ReadRow(git_repository* repo, const Table& table, const git_oid& row
       text = ReadBlob(repo, *git_tree_entry_id(e), field_path);
     } else {
       if (!IsTree(e)) Corrupt(field_path + " must be a directory");
-      bool is_map = col->type == ColumnType::kMap;
-      auto members = ReadMembers(repo, *git_tree_entry_id(e), is_map, field_path);
-      if (is_map) {
-        text = sexpr::PrintMap(members);
-      } else {
-        sexpr::StringSet set;
-        set.reserve(members.size());
-        for (auto& m : members) set.push_back(std::move(m.first));
-        text = sexpr::PrintSet(set);
-      }
+      text = ReadMembersText(repo, *git_tree_entry_id(e), col->type == ColumnType::kMap,
+                             field_path);
     }
     if (col->name == "_ref") ref_column = text;
     out.columns.emplace_back(col, std::move(text));

@@ -17,11 +17,15 @@
 
 namespace xgdb::store {
 
-// The fan-out of the format meta/format names: kFanout, or kFormat1Fanout
-// for a commit of an earlier release; anything else is corrupt.
+// The number of the format meta/format names (1, 2 or 3); anything else is
+// corrupt.
+int ReadFormatNumber(git_repository* repo, const git_tree* root);
+// The fan-out of that format: kFanout, or kFormat1Fanout for a commit of an
+// earlier release.
 Fanout ReadFanout(git_repository* repo, const git_tree* root);
 
-// Error(kInvalidArgument) unless the root tree is in the current format.
+// Error(kInvalidArgument) unless the root tree has the current layout
+// (format 2 or 3: format 2 trees read as format 3 trees).
 void RequireCurrentFormat(git_repository* repo, const git_tree* root);
 
 // The count in a meta/ tree's `generation`, 0 when absent or not a count
@@ -41,7 +45,7 @@ std::shared_ptr<const Schema> ReadMeta(git_repository* repo, const git_tree* roo
 std::shared_ptr<const Schema> ReadMetaCached(git_repository* repo, const git_tree* root);
 
 // The columns present in a row directory, in column order, as stored text
-// (sets and maps canonical, members in byte order of their raw names).
+// (sets and maps in xapi's order, see member_order.h).
 struct RowContents {
   std::string ref;
   std::vector<std::pair<const Column*, std::string>> columns;

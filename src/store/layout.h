@@ -1,12 +1,14 @@
 // Where things live in a commit's tree (docs/format.md, "Layout").
 //
-//   meta/format                         "xapi-gitdb format 2\n"
+//   meta/format                         "xapi-gitdb format 3\n"
 //   meta/schema.json                    the schema the data follows
 //   meta/generation                     xapi's generation count at import
 //                                       (optional, decimal + "\n")
 //   xapi/<table>/<h>/<h>/<h>/<h>/<ref>/<col>
 //                                       one entry per stored column; each <h>
-//                                       one hex digit of the ref's fan-out key
+//                                       one hex digit of the ref's fan-out key;
+//                                       a set/map column is a directory of
+//                                       members (+ %order, %verbatim)
 //
 // Every path segment below xapi/ other than the fan-out digits is a name
 // encoded by name_codec.h.
@@ -20,7 +22,11 @@
 namespace xgdb::store {
 
 inline constexpr char kFormatPath[] = "meta/format";
-inline constexpr char kFormatText[] = "xapi-gitdb format 2\n";
+inline constexpr char kFormatText[] = "xapi-gitdb format 3\n";
+// Format 2 is format 3 without member order (member_order.h): its trees
+// are read as they are, and a repository is marked format 3 on its first
+// writable open (Store::Open).
+inline constexpr char kFormat2Text[] = "xapi-gitdb format 2\n";
 // Format 1 (one level of 256 buckets) is still read, so that a repository
 // written by an earlier release can be upgraded (Store::Open) and its old
 // commits read whole (LoadAt); it is never written.

@@ -400,8 +400,11 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
     throw Error(ErrorKind::kCorrupt, "repository " + path + ": " + e.what());
   }
   if (fanout != kFanout) {
-    spdlog::info("{}: rewriting the repository from format 1 in format 2", path);
+    spdlog::info("{}: rewriting the repository from format 1 in format 3", path);
     impl->UpgradeFormat(tree.get());
+  } else if (ReadFormatNumber(impl->repo.get(), tree.get()) == 2) {
+    spdlog::info("{}: marking the repository format 3 (member order)", path);
+    impl->MarkFormat3(tree.get());
   }
   impl->EnsureHostRef();
   impl->durable_seq = impl->db->Sequence();
@@ -421,10 +424,28 @@ void Store::Impl::UpgradeFormat(const git_tree* old_root) {
   int64_t generation = meta ? ReadGenerationBase(repo.get(), *git_tree_entry_id(meta)) : 0;
   try {
     git_oid root = WriteImageTree(*sink, *db, nullptr, generation);
-    WriteCommit(root, Message("Upgrade the repository to format 2",
+    WriteCommit(root, Message("Upgrade the repository to format 3",
                               {"Rows move from xapi/<table>/<2 hex>/<ref>/ to "
                                "xapi/<table>/<h>/<h>/<h>/<h>/<ref>/ (docs/format.md)"},
                               0));
+  } catch (...) {
+    sink->Discard();
+    throw;
+  }
+}
+
+void Store::Impl::MarkFormat3(const git_tree* old_root) {
+  // A format 2 tree is a format 3 tree whose members are all in tree order:
+  // only meta/format changes. Every host that upgrades writes the same
+  // meta/, so replicas merge it without a conflict.
+  const git_tree_entry* meta = git_tree_entry_byname(old_root, "meta");
+  const git_tree_entry* data = git_tree_entry_byname(old_root, kDataDir);
+  int64_t generation = meta ? ReadGenerationBase(repo.get(), *git_tree_entry_id(meta)) : 0;
+  try {
+    git_oid meta_id = WriteMetaTree(*sink, *schema, generation);
+    git_oid root = WriteRootTree(*sink, meta_id, data ? git_tree_entry_id(data) : nullptr);
+    WriteCommit(root, Message("Upgrade the repository to format 3",
+                              {"Sets and maps keep xapi's member order (docs/format.md)"}, 0));
   } catch (...) {
     sink->Discard();
     throw;

@@ -5,15 +5,27 @@
 #include <cstring>
 #include <map>
 #include <string_view>
-#include <unordered_set>
 
 #include "schema/sexpr.h"
 #include "store/git_ptr.h"
 #include "store/layout.h"
+#include "store/member_order.h"
 #include "store/name_codec.h"
 
 namespace xgdb::store {
 namespace {
+
+// git's tree order: byte order, a directory comparing as if named "<name>/".
+bool TreeOrder(const EntrySpec& a, const EntrySpec& b) {
+  size_t n = std::min(a.name.size(), b.name.size());
+  int c = std::memcmp(a.name.data(), b.name.data(), n);
+  if (c != 0) return c < 0;
+  auto next = [n](const EntrySpec& e) -> unsigned {
+    if (e.name.size() > n) return static_cast<unsigned char>(e.name[n]);
+    return e.mode == GIT_FILEMODE_TREE ? '/' : 0;
+  };
+  return next(a) < next(b);
+}
 
 // A set element or map key as a tree entry: inline `encoded -> blob(value)`,
 // or for long names `%H<id>/ -> {name: raw, value: value}` (sets: no value).
@@ -41,37 +53,29 @@ void AddColumn(Sink&& sink, std::vector<EntrySpec>& entries, const Column& col,
     entries.push_back({name, WriteBlob(sink, text), GIT_FILEMODE_BLOB});
     return;
   }
-  // xapi's sets are lists and may repeat an element, and a map text may
-  // repeat a key, but a directory holds each name once: keep the first
-  // occurrence (what xapi's List.assoc finds, and the entry AddMap keeps in
-  // front). Encoding is injective, so equal raw names are equal entries.
+  // A directory holds each member once (member_order.h, DistinctSet);
+  // xapi's order, and text that is not the canonical print of the members,
+  // go into %order and %verbatim.
   std::vector<EntrySpec> members;
-  std::unordered_set<std::string_view> seen;
+  std::string printed;
   if (col.type == ColumnType::kSet) {
-    sexpr::StringSet set = sexpr::ParseSet(text);
-    for (const std::string& e : set) {
-      if (seen.insert(e).second) AddMember(sink, members, e, nullptr);
-    }
+    sexpr::StringSet set = DistinctSet(text);
+    for (const std::string& e : set) AddMember(sink, members, e, nullptr);
+    printed = sexpr::PrintSet(set);
   } else {
-    sexpr::StringMap map = sexpr::ParseMap(text);
-    for (const auto& [k, v] : map) {
-      if (seen.insert(k).second) AddMember(sink, members, k, &v);
-    }
+    sexpr::StringMap map = DistinctMap(text);
+    for (const auto& [k, v] : map) AddMember(sink, members, k, &v);
+    printed = sexpr::PrintMap(map);
   }
+  if (!std::is_sorted(members.begin(), members.end(), TreeOrder)) {
+    std::vector<std::string> order;
+    order.reserve(members.size());
+    for (const EntrySpec& m : members) order.push_back(m.name);
+    members.push_back({kOrderEntry, WriteBlob(sink, OrderText(order)), GIT_FILEMODE_BLOB});
+  }
+  if (printed != text) members.push_back({kVerbatimEntry, WriteBlob(sink, text), GIT_FILEMODE_BLOB});
   if (members.empty()) return;  // git has no empty trees: absent means "()"
   entries.push_back({name, WriteTree(sink, members), GIT_FILEMODE_TREE});
-}
-
-// git's tree order: byte order, a directory comparing as if named "<name>/".
-bool TreeOrder(const EntrySpec& a, const EntrySpec& b) {
-  size_t n = std::min(a.name.size(), b.name.size());
-  int c = std::memcmp(a.name.data(), b.name.data(), n);
-  if (c != 0) return c < 0;
-  auto next = [n](const EntrySpec& e) -> unsigned {
-    if (e.name.size() > n) return static_cast<unsigned char>(e.name[n]);
-    return e.mode == GIT_FILEMODE_TREE ? '/' : 0;
-  };
-  return next(a) < next(b);
 }
 
 bool ValidEntryName(const std::string& name) {
