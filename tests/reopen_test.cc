@@ -17,6 +17,7 @@
 #include "store_test_util.h"
 #include "support/daemon.h"
 #include "support/paths.h"
+#include "support/vectors.h"
 #include "xgdb/schema.h"
 #include "xgdb/statedb.h"
 
@@ -146,6 +147,46 @@ TEST_F(ReopenTest, SetsAndMapsOfTheRealPoolKeepTheFilesOrder) {
     EXPECT_EQ(read("VDI", "sm_config", ref), pool->ReadField("VDI", "sm_config", ref));
   }
   ExpectFsckClean(repo_);
+}
+
+// Every public vector through a real daemon serving a repository made by
+// the real `import` and opened by `serve` (docs/compatibility.md, "After a
+// restart"): the answers are xapi's exact bytes, v1 and v2, framed and not.
+TEST(DaemonVectors, EveryVectorAnswersAsXapiFromAnImportedRepository) {
+  TempDir dir;
+  const std::string fixture = dir / "fixture";
+  CommandResult imported =
+      RunCli(fixture, "import --schema " + ShellQuote(VectorPath("fixture-schema.json")) + " " +
+                          ShellQuote(VectorPath("fixture-state.db")));
+  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  int index = 0, steps = 0;
+  for (auto [file, path] : {std::pair{"v1.jsonl", "/remote_db_access"},
+                            std::pair{"v2.jsonl", "/post_remote_db_access_v2"}}) {
+    for (const VectorCase& c : LoadVectorCases(file)) {
+      SCOPED_TRACE(std::string(file) + " " + c.id);
+      const std::string repo = dir / ("repo" + std::to_string(index));
+      const std::string socket = dir / ("s" + std::to_string(index) + ".sock");
+      bool framed = index++ % 2 == 0;
+      ASSERT_EQ(test::Run("cp -a " + ShellQuote(fixture) + " " + ShellQuote(repo)).exit_code, 0);
+      DaemonProcess daemon(repo, socket, dir / "daemon.log");
+      auto conn = std::make_unique<server::Connection>(server::Connection::Unix(socket));
+      for (const VectorStep& step : c.steps) {
+        ++steps;
+        server::Answer a = conn->Call(path, step.request, "", framed);
+        if (step.status == 200) {
+          EXPECT_EQ(a.status, 200) << step.request;
+          EXPECT_EQ(a.body, step.response) << step.request;
+        } else {
+          EXPECT_EQ(a.status, 500) << step.request;
+          conn = std::make_unique<server::Connection>(server::Connection::Unix(socket));
+        }
+      }
+      conn.reset();
+      daemon.Kill(SIGKILL);
+      test::Run("rm -rf " + ShellQuote(repo));
+    }
+  }
+  EXPECT_GT(steps, 250);
 }
 
 }  // namespace
