@@ -27,17 +27,7 @@ struct Entry {
   git_filemode_t mode;
 };
 
-// git's order: a directory sorts as if its name ended in '/'.
-bool GitOrder(const Entry& a, const Entry& b) {
-  size_t n = std::min(a.name.size(), b.name.size());
-  int c = std::memcmp(a.name.data(), b.name.data(), n);
-  if (c != 0) return c < 0;
-  auto next = [n](const Entry& e) -> unsigned {
-    if (e.name.size() > n) return static_cast<unsigned char>(e.name[n]);
-    return e.mode == GIT_FILEMODE_TREE ? '/' : 0;
-  };
-  return next(a) < next(b);
-}
+bool GitOrder(const Entry& a, const Entry& b) { return GitTreeLess(a.name, a.mode, b.name, b.mode); }
 
 // The bytes of a tree object; `entries` are in git order, names unique.
 std::string Serialize(const std::vector<Entry>& entries) {

@@ -15,16 +15,8 @@
 namespace xgdb::store {
 namespace {
 
-// git's tree order: byte order, a directory comparing as if named "<name>/".
 bool TreeOrder(const EntrySpec& a, const EntrySpec& b) {
-  size_t n = std::min(a.name.size(), b.name.size());
-  int c = std::memcmp(a.name.data(), b.name.data(), n);
-  if (c != 0) return c < 0;
-  auto next = [n](const EntrySpec& e) -> unsigned {
-    if (e.name.size() > n) return static_cast<unsigned char>(e.name[n]);
-    return e.mode == GIT_FILEMODE_TREE ? '/' : 0;
-  };
-  return next(a) < next(b);
+  return GitTreeLess(a.name, a.mode, b.name, b.mode);
 }
 
 // A set element or map key as a tree entry: inline `encoded -> blob(value)`,
@@ -105,6 +97,18 @@ git_oid RowTree(Sink&& sink, const Table& table, const FieldList& stored) {
 }
 
 }  // namespace
+
+bool GitTreeLess(std::string_view a, git_filemode_t a_mode, std::string_view b,
+                 git_filemode_t b_mode) {
+  size_t n = std::min(a.size(), b.size());
+  int c = std::memcmp(a.data(), b.data(), n);
+  if (c != 0) return c < 0;
+  auto next = [n](std::string_view name, git_filemode_t mode) -> unsigned {
+    if (name.size() > n) return static_cast<unsigned char>(name[n]);
+    return mode == GIT_FILEMODE_TREE ? '/' : 0;
+  };
+  return next(a, a_mode) < next(b, b_mode);
+}
 
 std::string TreeBytes(std::vector<EntrySpec>& entries) {
   std::sort(entries.begin(), entries.end(), TreeOrder);

@@ -25,6 +25,10 @@ struct EntrySpec {
   git_filemode_t mode;
 };
 
+// git's tree order: byte order, a directory comparing as if named "<name>/".
+bool GitTreeLess(std::string_view a, git_filemode_t a_mode, std::string_view b,
+                 git_filemode_t b_mode);
+
 // Through libgit2 (git_odb_write: into the repository's ObjectSink if it has
 // one). For code outside the commit path.
 git_oid WriteBlob(git_repository* repo, std::string_view data);
