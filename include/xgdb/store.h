@@ -122,7 +122,21 @@ class Store {
                                        const std::string& message,
                                        const ProgressFn& progress = nullptr,
                                        const ImportOptions& import_options = {});
+  // Makes a repository at options.path (missing or an empty directory)
+  // from a bundle Backup() wrote, or `git bundle create FILE --all` of a
+  // repository: its objects, master and refs/hosts/*. Refuses a bundle that
+  // is not a complete v2 bundle, names other refs, or lacks an object
+  // master's tree needs (Error kCorrupt or kInvalidArgument); nothing is
+  // left behind then. Returns the store opened for writing.
+  static std::unique_ptr<Store> Restore(const StoreOptions& options, const std::string& file);
   ~Store();  // stops the committer and commits what is pending
+
+  // Writes a git bundle (v2) of master (as HEAD and refs/heads/master) and
+  // every refs/hosts/* ref to `file`: `git bundle verify FILE` and
+  // `git clone FILE` read it. Works on a read-only open, so beside a
+  // daemon; the file is written aside, synced and renamed, mode 0600 (it
+  // holds the database's secrets). Returns the number of objects.
+  size_t Backup(const std::string& file) const;
 
   // The process holding the repository at `path` for writing, if any.
   static std::optional<RepositoryHolder> Holder(const std::string& path);

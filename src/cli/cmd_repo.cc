@@ -128,6 +128,34 @@ int RunExport(const GlobalOptions& global, const ExportArgs& args) {
   return 0;
 }
 
+// A read-only open: a backup is taken beside a running daemon as well.
+int RunBackup(const GlobalOptions& global, const std::string& file) {
+  auto store = OpenReadOnly(global);
+  const std::string head = store->Head();
+  const size_t hosts = store->ListRefs("refs/hosts/").size();
+  const size_t objects = store->Backup(file);
+  if (global.json) {
+    PrintJson({{"file", file}, {"master", head}, {"host_refs", hosts}, {"objects", objects}});
+  } else {
+    std::cout << "backed up master " << head.substr(0, 12) << " and " << hosts
+              << " host refs (" << objects << " objects) to " << file << "\n";
+  }
+  return 0;
+}
+
+int RunRestore(const GlobalOptions& global, const std::string& file) {
+  auto store = Store::Restore(MakeStoreOptions(global), file);
+  const std::string head = store->Head();
+  const size_t rows = store->db().TotalRows();
+  if (global.json) {
+    PrintJson({{"repo", global.repo}, {"file", file}, {"master", head}, {"rows", rows}});
+  } else {
+    std::cout << "restored " << global.repo << " from " << file << ": master "
+              << head.substr(0, 12) << ", " << rows << " rows\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 void RegisterRepoCommands(CLI::App& app, GlobalOptions& global, CommandTable& table) {
@@ -162,6 +190,22 @@ void RegisterRepoCommands(CLI::App& app, GlobalOptions& global, CommandTable& ta
         ->type_name("FILE");
     sub->add_flag("--gzip", args->gzip, "Compress with gzip (as xapi's compress:true)");
     table.Add(sub, [&global, args] { return RunExport(global, *args); });
+  }
+  {
+    auto file = std::make_shared<std::string>();
+    auto* sub = app.add_subcommand(
+        "backup", "Write the repository as a git bundle (works beside a running daemon)");
+    sub->add_option("FILE", *file, "Bundle to write (git bundle verify / git clone read it)")
+        ->required();
+    table.Add(sub, [&global, file] { return RunBackup(global, *file); });
+  }
+  {
+    auto file = std::make_shared<std::string>();
+    auto* sub = app.add_subcommand("restore", "Make the repository at --repo from a backup");
+    sub->add_option("FILE", *file, "Bundle written by backup (or git bundle create --all)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    table.Add(sub, [&global, file] { return RunRestore(global, *file); });
   }
 }
 

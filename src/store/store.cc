@@ -132,8 +132,6 @@ std::unique_ptr<Store::Impl> Store::Impl::New(const StoreOptions& options) {
   return impl;
 }
 
-namespace {
-
 bool IsEmptyOrMissingDir(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return true;
@@ -174,7 +172,6 @@ void RemoveCreated(const std::string& path, const fs::path& created_root) {
   }
 }
 
-}  // namespace
 
 void Store::Impl::InitRepository() {
   git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;

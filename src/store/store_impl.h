@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -134,6 +135,16 @@ struct Store::Impl {
   // kMaxUnmergedPacks packs: the repacker fell behind a burst of commits.
   void WaitForRepacker();
 };
+
+// Making a repository where there was none (Create, Import, Restore).
+bool IsEmptyOrMissingDir(const std::string& path);
+// The outermost directory of `path` that does not exist yet (what creating
+// `path` with its parents makes), or "" when `path` exists.
+std::filesystem::path FirstMissingAncestor(const std::string& path);
+// Undoes what a failed creation made: `created_root` (from
+// FirstMissingAncestor) when it made directories, else the contents of
+// `path`, which was an empty directory before.
+void RemoveCreated(const std::string& path, const std::filesystem::path& created_root);
 
 }  // namespace xgdb
 
