@@ -131,6 +131,23 @@ class Store {
   static std::unique_ptr<Store> Restore(const StoreOptions& options, const std::string& file);
   ~Store();  // stops the committer and commits what is pending
 
+  // Combines every pack of the repository into one now (`xapi-gitdb gc`;
+  // the background repacker only keeps their number bounded). Returns how
+  // many packs were combined. Error(kInvalidArgument) on a read-only open.
+  size_t Compact();
+
+  // What `xapi-gitdb status` shows of the repository itself.
+  struct Stats {
+    int format = 0;         // meta/format of master: 1, 2 or 3
+    size_t packs = 0;       // packs under objects/pack
+    uint64_t pack_bytes = 0;
+    uint64_t repository_bytes = 0;  // every file of the repository
+    // Rows of master per table that has any, in schema order: from the image
+    // when open for writing, else counted in master's tree.
+    std::vector<std::pair<std::string, size_t>> rows;
+  };
+  Stats GetStats() const;
+
   // Writes a git bundle (v2) of master (as HEAD and refs/heads/master) and
   // every refs/hosts/* ref to `file`: `git bundle verify FILE` and
   // `git clone FILE` read it. Works on a read-only open, so beside a

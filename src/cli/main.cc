@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/cli_common.h"
+#include "xgdb/version.h"
 #include "xgdb/error.h"
 
 namespace {
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
       ->type_name("PATH")
       ->capture_default_str();
   app.add_flag("--json", global.json, "Print machine-readable JSON instead of text");
+  app.set_version_flag("--version", xgdb::Version());
 
   RegisterRepoCommands(app, global, table);
   RegisterObjectCommands(app, global, table);
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   RegisterPoolCommands(app, global, table);    // cmd_pool.cc: peers, conflicts
   RegisterSimCommand(app, global, table);      // cmd_sim.cc
   RegisterLockCommands(app, global, table);    // cmd_lock.cc
+  RegisterStatusCommands(app, global, table);  // cmd_status.cc: status, gc
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     std::string footer = sub->get_footer();
     sub->footer((footer.empty() ? "" : footer + "\n\n") +

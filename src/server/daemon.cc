@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,7 @@
 #include "task/task_manager.h"
 #include "xgdb/error.h"
 #include "xgdb/store.h"
+#include "xgdb/version.h"
 
 namespace xgdb::server {
 
@@ -165,6 +167,17 @@ std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options,
   return std::make_unique<lock::LockService>(std::move(o));
 }
 
+// How many peers are in each state, from Replicator::Status().
+nlohmann::json PeerCounts(const nlohmann::json& replication) {
+  nlohmann::json counts = {{"up", 0}, {"suspect", 0}, {"down", 0}, {"unknown", 0}};
+  for (const auto& peer : replication.value("peers", nlohmann::json::array())) {
+    std::string state = peer.value("state", "unknown");
+    if (!counts.contains(state)) state = "unknown";
+    counts[state] = counts[state].get<int>() + 1;
+  }
+  return counts;
+}
+
 }  // namespace
 
 int RunDaemon(const DaemonOptions& options) {
@@ -258,6 +271,29 @@ int RunDaemon(const DaemonOptions& options) {
   }
   task::TaskManager tasks(*store, task_options);
   task::RegisterTaskCalls(extensions, tasks);
+  const auto started = std::chrono::steady_clock::now();
+  extensions.Register("Status", [&, started](const nlohmann::json&, const rpc::CallContext&,
+                                             rpc::ReplyFn reply) {
+    auto uptime = std::chrono::steady_clock::now() - started;
+    nlohmann::json status = {
+        {"version", Version()},
+        {"pid", getpid()},
+        {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
+        {"socket", options.unix_socket},
+        {"tcp_port", options.tcp_port},
+        {"host_uuid", options.host_uuid},
+        {"served_head", store->ServedHead()},
+        {"sync_commit", options.sync_commit},
+        {"peers", replicator ? PeerCounts(replicator->Status()) : nlohmann::json(nullptr)},
+        {"locks", locks ? locks->Status() : nlohmann::json(nullptr)}};
+    reply(rpc::SuccessResult("Status", status));
+  });
+  extensions.Register("Repository_gc", [&](const nlohmann::json&, const rpc::CallContext&,
+                                           rpc::ReplyFn reply) {
+    size_t combined = store->Compact();
+    reply(rpc::SuccessResult("Repository_gc",
+                             {{"combined", combined}, {"packs", store->GetStats().packs}}));
+  });
   ServerOptions server_options;
   server_options.unix_socket = options.unix_socket;
   server_options.tcp = options.tcp_port != 0;

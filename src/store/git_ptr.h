@@ -68,6 +68,16 @@ inline git_oid ParseOidHex(const std::string& hex) {
   return id;
 }
 
+// The root tree of commit `commit_id`.
+inline TreePtr CommitRoot(git_repository* repo, const git_oid& commit_id) {
+  git_commit* raw = nullptr;
+  Check(git_commit_lookup(&raw, repo, &commit_id), "reading commit " + OidHex(commit_id));
+  CommitPtr commit(raw);
+  git_tree* raw_tree = nullptr;
+  Check(git_commit_tree(&raw_tree, commit.get()), "reading the tree of " + OidHex(commit_id));
+  return TreePtr(raw_tree);
+}
+
 // Makes sure git_libgit2_init() has run once in this process (never shut down:
 // other threads may still hold handles at exit).
 void EnsureLibgit2();

@@ -263,18 +263,46 @@ void Repacker::Poke() {
   cv_.notify_all();
 }
 
+size_t Repacker::Compact() {
+  std::future<size_t> done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) throw Error(ErrorKind::kInvalidArgument, "the repacker has stopped");
+    compactions_.emplace_back();
+    done = compactions_.back().get_future();
+  }
+  cv_.notify_all();
+  return done.get();
+}
+
+size_t Repacker::CompactAll() {
+  // Each round combines at least two packs (the geometric rule may keep the
+  // largest apart), so this ends with one.
+  size_t combined = 0;
+  while (size_t n = RepackOnce(env_, path_, 1, fsync_, swap_)) combined += n;
+  return combined;
+}
+
 void Repacker::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait(lock, [this] { return poked_ || stop_; });
-    if (stop_) return;
+    cv_.wait(lock, [this] { return poked_ || stop_ || !compactions_.empty(); });
+    std::vector<std::promise<size_t>> compactions = std::move(compactions_);
+    compactions_.clear();
+    if (stop_ && compactions.empty()) return;
     poked_ = false;
     lock.unlock();
     try {
-      RepackOnce(env_, path_, kMaxPacks, fsync_, swap_);
+      if (compactions.empty()) {
+        RepackOnce(env_, path_, kMaxPacks, fsync_, swap_);
+      } else {
+        size_t combined = CompactAll();
+        for (auto& p : compactions) p.set_value(combined);
+      }
     } catch (const std::exception& e) {
       spdlog::warn("store {}: repack failed (will retry after the next commit): {}", path_,
                    e.what());
+      for (auto& p : compactions) p.set_exception(std::current_exception());
     }
     lock.lock();
   }

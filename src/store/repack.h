@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -57,9 +58,14 @@ class Repacker {
   ~Repacker();  // waits for a running repack
   // A commit added a pack: check (in the background) whether to combine.
   void Poke();
+  // Combines every pack into one now and waits (`xapi-gitdb gc`). It runs on
+  // the repacker's thread, so never beside another repack. Returns the
+  // number of packs combined; Error when a repack fails.
+  size_t Compact();
 
  private:
   void Run();
+  size_t CompactAll();
   Env& env_;
   std::string path_;
   bool fsync_;
@@ -67,6 +73,7 @@ class Repacker {
   std::mutex mu_;
   std::condition_variable cv_;
   bool poked_ = false, stop_ = false;
+  std::vector<std::promise<size_t>> compactions_;  // Compact() callers waiting
   std::thread thread_;
 };
 

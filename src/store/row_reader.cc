@@ -15,15 +15,6 @@ using namespace store;
 
 namespace {
 
-TreePtr RootAt(git_repository* repo, const git_oid& commit_id) {
-  git_commit* raw = nullptr;
-  Check(git_commit_lookup(&raw, repo, &commit_id), "reading commit " + OidHex(commit_id));
-  CommitPtr commit(raw);
-  git_tree* raw_tree = nullptr;
-  Check(git_commit_tree(&raw_tree, commit.get()), "reading the tree of " + OidHex(commit_id));
-  return TreePtr(raw_tree);
-}
-
 // The id git gives a file holding `text`: comparing it with a tree entry's
 // id tells whether the file holds `text` without reading the file.
 git_oid BlobId(const std::string& text) {
@@ -148,7 +139,7 @@ std::optional<StoredRow> Store::ReadRowAt(const std::string& rev, const std::str
     ObjectPtr obj(raw);
     id = *git_object_id(obj.get());
   }
-  TreePtr root = RootAt(repo, id);
+  TreePtr root = CommitRoot(repo, id);
   Fanout fanout;
   std::shared_ptr<const Schema> schema = ReadMeta(repo, root.get(), &fanout);
   for (const Table& t : schema->tables()) {
@@ -173,7 +164,7 @@ std::vector<std::string> Store::FindRefsAt(const std::string& rev, const std::st
   Check(git_revparse_single(&raw, repo, rev.c_str()), "unknown revision " + rev,
         ErrorKind::kInvalidArgument);
   ObjectPtr obj(raw);
-  TreePtr root = RootAt(repo, *git_object_id(obj.get()));
+  TreePtr root = CommitRoot(repo, *git_object_id(obj.get()));
   Fanout fanout;
   std::shared_ptr<const Schema> schema = ReadMeta(repo, root.get(), &fanout);
   const Table* t = schema->FindTable(table);
