@@ -22,6 +22,7 @@
 #include "rpc/extension.h"
 #include "server/auth.h"
 #include "server/http_server.h"
+#include "server/service_manager.h"
 #include "event/event_calls.h"
 #include "event/event_hub.h"
 #include "task/task_calls.h"
@@ -181,6 +182,7 @@ nlohmann::json PeerCounts(const nlohmann::json& replication) {
 }  // namespace
 
 int RunDaemon(const DaemonOptions& options) {
+  LogToJournalWhenRunBySystemd();
   spdlog::set_level(spdlog::level::from_str(options.log_level));
 
   // Block the stop signals before any thread exists, so every thread
@@ -334,11 +336,15 @@ int RunDaemon(const DaemonOptions& options) {
   }
   spdlog::info("serving {} (commit every {} ms{})", options.repo_path,
                options.commit_interval_ms, options.sync_commit ? ", writes wait for it" : "");
+  // The watchdog pings only while the database's lock can be taken.
+  ServiceManager systemd([&store] { store->db().Sequence(); });
+  systemd.Ready("serving " + options.repo_path + " at " + store->Head());
 
   int signal_number = 0;
   while (sigwait(&stop_signals, &signal_number) != 0) {
   }
   spdlog::info("received {}: stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  systemd.Stopping();
   if (locks) locks->Stop();
   if (replicator) replicator->Stop();  // no more calls out; peers' calls still answered
   events.Stop();  // answers every waiter while the server can still send
