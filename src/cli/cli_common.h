@@ -53,6 +53,7 @@ void RegisterPoolCommands(CLI::App& app, GlobalOptions& global, CommandTable& ta
 void RegisterSimCommand(CLI::App& app, GlobalOptions& global, CommandTable& table);
 void RegisterLockCommands(CLI::App& app, GlobalOptions& global, CommandTable& table);
 void RegisterStatusCommands(CLI::App& app, GlobalOptions& global, CommandTable& table);
+void RegisterDoctorCommand(CLI::App& app, GlobalOptions& global, CommandTable& table);
 
 // Thrown by a handler when the arguments do not fit together; main.cc
 // prints it and exits with status 2 like any other usage error.

@@ -50,6 +50,7 @@ struct ServeArgs {
   std::string tcp;
   bool no_fsync = false;
   bool no_socket = false;
+  bool check = false;  // --check: validate, print, do not serve
 };
 
 // Fills every option the command line left alone from the config file, as
@@ -109,6 +110,24 @@ int RunServe(const GlobalOptions& global, ServeArgs& args) {
   // Fail here with the CLI's usual message rather than in the daemon's log
   // (the daemon still reports a corrupt repository itself).
   RequireRepository(global);
+  if (args.check) {
+    nlohmann::json checked = {{"repo", global.repo},
+                              {"socket", options.unix_socket},
+                              {"tcp", options.tcp_port ? options.tcp_address + ":" +
+                                                             std::to_string(options.tcp_port)
+                                                       : ""},
+                              {"secret_files", options.secret_files},
+                              {"host_uuid", options.host_uuid},
+                              {"peers", options.peers},
+                              {"sync", options.sync_commit},
+                              {"commit_interval_ms", options.commit_interval_ms}};
+    if (global.json) {
+      PrintJson(checked);
+    } else {
+      std::cout << "configuration ok: " << checked.dump() << "\n";
+    }
+    return 0;
+  }
   return server::RunDaemon(options);
 }
 
@@ -186,6 +205,8 @@ void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& ta
       ->capture_default_str();
   sub->add_option("--pid-file", o.pid_file, "Write the daemon's pid here (removed on exit)")
       ->type_name("FILE");
+  sub->add_flag("--check", args->check,
+                "Check the options and the config file, print them, and exit without serving");
   table.Add(sub, [&global, args] { return RunServe(global, *args); });
 }
 

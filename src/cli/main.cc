@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   RegisterSimCommand(app, global, table);      // cmd_sim.cc
   RegisterLockCommands(app, global, table);    // cmd_lock.cc
   RegisterStatusCommands(app, global, table);  // cmd_status.cc: status, gc
+  RegisterDoctorCommand(app, global, table);   // cmd_doctor.cc
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     std::string footer = sub->get_footer();
     sub->footer((footer.empty() ? "" : footer + "\n\n") +
