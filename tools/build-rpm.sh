@@ -18,6 +18,12 @@ VERSION=$(sed -n 's/^Version: *//p' packaging/xapi-gitdb.spec)
 rm -rf "$OUT" && mkdir -p "$OUT/SOURCES" "$OUT/SPECS"
 git archive --format=tar.gz --prefix="xapi-gitdb-$VERSION/" -o "$OUT/SOURCES/xapi-gitdb-$VERSION.tar.gz" HEAD
 cp packaging/xapi-gitdb.spec "$OUT/SPECS/"
+# The compiler cache, when there is one, with paths taken relative to the
+# build directory so that the spec's build (<tarball>/build) shares it with
+# a checkout's (<checkout>/build).
+if command -v ccache >/dev/null; then
+  export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_BASEDIR=/ CCACHE_NOHASHDIR=1
+fi
 # systemd-rpm-macros is Fedora's; define the few macros the spec uses.
 rpmbuild -bb --nodeps --define "_topdir $OUT" \
   --define "_unitdir /usr/lib/systemd/system" \
