@@ -312,7 +312,10 @@ class Merger {
                              nullptr);
     std::erase_if(e.merged, [](const EntrySpec& m) { return IsColumnNote(m.name); });
     if (e.merged.empty()) return std::nullopt;
-    std::vector<std::string> names;  // tree order: Align walks names sorted
+    // Align walks names in byte order, which for members is git's tree order
+    // too: the only directories among them are hashed names (%H...), and no
+    // other member name starts with %H.
+    std::vector<std::string> names;
     for (const EntrySpec& m : e.merged) names.push_back(m.name);
     std::vector<std::string> order = MergeMemberOrder(
         OrderOf(b.get(), path), OrderOf(o.get(), path), OrderOf(t.get(), path), names);

@@ -53,7 +53,7 @@ auto Distinct(const std::string& verbatim, const std::string& path, Parse parse)
 std::string ReadMembersText(git_repository* repo, const git_oid& dir_id, bool is_map,
                             const std::string& path) {
   TreePtr dir = LookupTree(repo, dir_id, path);
-  std::vector<std::pair<std::string, std::string>> members;  // tree order
+  sexpr::StringMap members;  // tree order
   std::vector<std::string> names;
   std::optional<std::string> order_text, verbatim;
   size_t n = git_tree_entrycount(dir.get());
@@ -92,12 +92,17 @@ std::string ReadMembersText(git_repository* repo, const git_oid& dir_id, bool is
     names.push_back(std::move(name));
     members.emplace_back(std::move(raw), std::move(value));
   }
-  std::vector<std::string> order = MemberOrder(names, order_text, path);
-  std::unordered_map<std::string_view, size_t> index;
-  for (size_t i = 0; i < names.size(); ++i) index.emplace(names[i], i);
   sexpr::StringMap pairs;
-  pairs.reserve(members.size());
-  for (const std::string& name : order) pairs.push_back(std::move(members[index.at(name)]));
+  if (!order_text) {
+    pairs = std::move(members);  // tree order is xapi's order
+  } else {
+    std::unordered_map<std::string_view, size_t> index;
+    for (size_t i = 0; i < names.size(); ++i) index.emplace(names[i], i);
+    pairs.reserve(members.size());
+    for (const std::string& name : MemberOrder(names, order_text, path)) {
+      pairs.push_back(std::move(members[index.at(name)]));
+    }
+  }
   if (!is_map) {
     sexpr::StringSet set;
     set.reserve(pairs.size());
