@@ -147,6 +147,15 @@ TEST_F(ReopenTest, SetsAndMapsOfTheRealPoolKeepTheFilesOrder) {
     EXPECT_EQ(read("VDI", "sm_config", ref), pool->ReadField("VDI", "sm_config", ref));
   }
   ExpectFsckClean(repo_);
+  // And back out to xapi: the exported state.db lists them in that order.
+  ASSERT_EQ(again.Kill(SIGTERM), 0);
+  const std::string exported = dir_ / "exported.db";
+  ASSERT_EQ(Cli("export -o " + ShellQuote(exported)).exit_code, 0);
+  auto back = ParseStateDb(ReadFile(exported), Schema::Builtin(5, 82));
+  EXPECT_EQ(back->ReadField("VM", "platform", vm), sexpr::PrintMap(platform));
+  for (const std::string& ref : pool->ReadRefs("VDI")) {
+    EXPECT_EQ(back->ReadField("VDI", "sm_config", ref), pool->ReadField("VDI", "sm_config", ref));
+  }
 }
 
 // Every public vector through a real daemon serving a repository made by
