@@ -317,7 +317,9 @@ TEST(PeerMessageTest, RoundTripsAndRefusesWhatCouldEscapeTheRepository) {
   m.from = "0e6f-host";
   m.heads = {{"0e6f-host", std::string(40, 'a')}};
   m.pack = std::string("PACK\0\n\x01", 7);
+  m.time_ms = 1796000000123;
   replica::PeerMessage back = replica::DecodePeerMessage(replica::EncodePeerMessage(m));
+  EXPECT_EQ(back.time_ms, m.time_ms);
   EXPECT_EQ(back.call, m.call);
   EXPECT_EQ(back.heads, m.heads);
   EXPECT_EQ(back.pack, m.pack);
@@ -325,7 +327,7 @@ TEST(PeerMessageTest, RoundTripsAndRefusesWhatCouldEscapeTheRepository) {
            R"({"call":"push","from":"a","heads":{"../../x":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}})",
            R"({"call":"push","from":"a","heads":{"b":"not an id"}})",
            R"({"call":"push","from":"a/b"})", R"({"call":"rm","from":"a"})", R"([1,2])",
-           R"(no json)"}) {
+           R"(no json)", R"({"from":"a","time_ms":"noon"})", R"({"from":"a","time_ms":-5})"}) {
     EXPECT_THROW(replica::DecodePeerMessage(std::string(bad) + "\n"), Error) << bad;
   }
   EXPECT_THROW(replica::DecodePeerMessage(R"({"call":"push","from":"a"})"), Error);  // no newline

@@ -5,11 +5,13 @@
 // stopped and restarted.
 #include <signal.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "server/client.h"
+#include "support/daemon.h"
 #include "support/sim_pool.h"
 #include "xgdb/error.h"
 
@@ -57,6 +59,36 @@ TEST_F(ReplicatorTest, WriteOnAnyHostIsReadOnEveryHost) {
   for (size_t i = 0; i < pool.size(); ++i) {
     EXPECT_NE(log.output.find("Host: " + pool.host(i).uuid), std::string::npos) << log.output;
   }
+}
+
+// Every answer carries the peer's wall clock: `peers` shows each peer's
+// skew against ours, and `doctor` checks the largest.
+TEST_F(ReplicatorTest, PeersReportTheirClocksAndDoctorComparesThem) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  auto measured = [&] {
+    nlohmann::json peers = pool.Ours(0, {"Peer_list", nlohmann::json::object()})[1]["peers"];
+    for (const auto& p : peers) {
+      if (p["clock_skew_ms"].is_null()) return false;
+    }
+    return peers.size() == 2;
+  };
+  ASSERT_TRUE(Eventually(measured));
+  nlohmann::json peers = pool.Ours(0, {"Peer_list", nlohmann::json::object()})[1]["peers"];
+  for (const auto& p : peers) {
+    // One machine, one clock: what is left is the measurement's error.
+    EXPECT_LT(std::llabs(p["clock_skew_ms"].get<int64_t>()), 1000) << p.dump();
+  }
+  CommandResult doctor = RunCli(pool.host(0).repo, "doctor --json");
+  nlohmann::json checks = nlohmann::json::parse(doctor.output)["checks"];
+  bool found = false;
+  for (const auto& c : checks) {
+    if (c["check"] != "clock") continue;
+    found = true;
+    EXPECT_TRUE(c["ok"].get<bool>()) << c.dump();
+    EXPECT_EQ(c["detail"].get<std::string>().rfind("2 peers measured", 0), 0u) << c.dump();
+  }
+  EXPECT_TRUE(found) << doctor.output;
 }
 
 TEST_F(ReplicatorTest, ChangesFromPeersAreEventsLikeLocalOnes) {

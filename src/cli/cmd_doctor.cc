@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -25,6 +26,7 @@ constexpr char kDefaultConfig[] = "/etc/xapi-gitdb/xapi-gitdb.conf";
 constexpr size_t kPackBound = 16;  // what the background repacker keeps to
 constexpr double kMinFreeShare = 0.05;
 constexpr uint64_t kMinFreeBytes = 256ull << 20;
+constexpr int64_t kMaxClockSkewMs = 1000;
 
 struct DoctorArgs {
   std::string config;
@@ -168,6 +170,38 @@ Check DaemonCheck(const GlobalOptions& global) {
   }
 }
 
+// Leases, fencing tokens and commit times assume clocks that agree: the
+// daemon's peers report theirs with every answer (Peer_list clock_skew_ms).
+Check ClockCheck(const GlobalOptions& global) {
+  std::optional<RepositoryHolder> daemon = Store::Holder(global.repo);
+  if (!daemon) return {"clock", true, "skipped: no daemon (peers' clocks come through it)", ""};
+  nlohmann::json peers;
+  try {
+    peers = CallDaemon(*daemon, "list peers", "/xapi_gitdb",
+                       nlohmann::json::array({"Peer_list", nlohmann::json::object()}))[1]["peers"];
+  } catch (const Error&) {
+    return {"clock", true, "skipped: the daemon does not replicate", ""};
+  }
+  int64_t worst = 0;
+  std::string worst_peer;
+  size_t measured = 0;
+  for (const auto& p : peers) {
+    if (!p.contains("clock_skew_ms") || p["clock_skew_ms"].is_null()) continue;
+    ++measured;
+    int64_t skew = std::llabs(p["clock_skew_ms"].get<int64_t>());
+    if (skew >= worst) {
+      worst = skew;
+      worst_peer = p["uuid"].get<std::string>();
+    }
+  }
+  std::string detail = std::to_string(measured) + " peers measured, largest skew " +
+                       std::to_string(worst) + " ms" +
+                       (worst_peer.empty() ? "" : " (" + worst_peer + ")");
+  if (worst <= kMaxClockSkewMs) return {"clock", true, detail, ""};
+  return {"clock", false, detail,
+          "synchronise the clocks (NTP) of this host and " + worst_peer};
+}
+
 int RunDoctor(const GlobalOptions& global, const DoctorArgs& args) {
   RequireRepository(global);
   // A check that cannot run (the repository does not open) fails itself.
@@ -193,6 +227,7 @@ int RunDoctor(const GlobalOptions& global, const DoctorArgs& args) {
     checks.push_back(PrivateFileCheck("secret", secret, false));
   }
   checks.push_back(DaemonCheck(global));
+  checks.push_back(ClockCheck(global));
 
   bool ok = true;
   nlohmann::json out = nlohmann::json::array();
@@ -218,7 +253,8 @@ void RegisterDoctorCommand(CLI::App& app, GlobalOptions& global, CommandTable& t
   auto args = std::make_shared<DoctorArgs>();
   auto* sub = app.add_subcommand("doctor", "Check the repository and its setting; say what to do");
   sub->footer("Checks: the repository reads whole, git fsck, pack count, free disk, the\n"
-              "repository's and the secrets' permissions, the config file, the daemon.\n"
+              "repository's and the secrets' permissions, the config file, the daemon,\n"
+              "its peers' clocks.\n"
               "Exit status 0: nothing to do; 3: some check needs action.");
   sub->add_option("--config", args->config,
                   std::string("serve's config file to check (default ") + kDefaultConfig +

@@ -49,6 +49,7 @@ std::string EncodePeerMessage(const PeerMessage& m) {
   if (!m.master.empty()) header["master"] = m.master;
   if (!m.digest.empty()) header["digest"] = m.digest;
   if (m.partial) header["partial"] = true;
+  if (m.time_ms > 0) header["time_ms"] = m.time_ms;
   if (!m.error.empty()) header["error"] = {{"kind", m.error_kind}, {"message", m.error}};
   return header.dump() + "\n" + m.pack;
 }
@@ -70,6 +71,10 @@ PeerMessage DecodePeerMessage(std::string_view bytes) {
   if (auto partial = header.find("partial"); partial != header.end()) {
     if (!partial->is_boolean()) Bad("partial is not a boolean");
     m.partial = partial->get<bool>();
+  }
+  if (auto time = header.find("time_ms"); time != header.end()) {
+    if (!time->is_number_integer() || time->get<int64_t>() < 0) Bad("time_ms is not a count");
+    m.time_ms = time->get<int64_t>();
   }
   if (auto heads = header.find("heads"); heads != header.end()) {
     if (!heads->is_object()) Bad("heads is not an object");

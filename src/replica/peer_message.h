@@ -10,6 +10,7 @@
 #ifndef XGDB_REPLICA_PEER_MESSAGE_H_
 #define XGDB_REPLICA_PEER_MESSAGE_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,9 @@ struct PeerMessage {
   // answer. Answers: the receiver holds exactly the request's heads (same
   // digest) and lists none.
   bool partial = false;
+  // The sender's wall clock (ms since the epoch) when it wrote the message;
+  // 0: not given. Answers carry it so callers can tell clock skew.
+  int64_t time_ms = 0;
   std::string error_kind, error;  // a refused call's answer
   std::string pack;    // a pack (thin_pack.h), or ""
 };

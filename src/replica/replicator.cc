@@ -32,6 +32,14 @@ int64_t NowMs() {
       .count();
 }
 
+// Wall-clock time, for what peers compare (clock skew); NowMs() is the
+// steady clock that times our own intervals.
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string HostRefOf(const std::string& uuid) { return std::string(store::kHostRefPrefix) + uuid; }
 
 }  // namespace
@@ -100,6 +108,8 @@ struct Replicator::Peer {
   // last_in_sync_ms: the last exchange at which it held every head we held.
   int64_t last_ok_ms = 0, last_call_ms = 0, last_in_sync_ms = 0;
   double rtt_ms = 0;
+  // Its wall clock minus ours, from its last answer (within rtt / 2).
+  std::optional<int64_t> clock_skew_ms;
   uint64_t bytes_in = 0, bytes_out = 0, packs_in = 0, packs_out = 0;
   std::string last_error;
   std::optional<server::Connection> connection;
@@ -371,7 +381,14 @@ std::string Replicator::Pack(const std::vector<std::string>& wants, const Heads&
 }
 
 PeerMessage Replicator::Exchange(Peer& p, const PeerMessage& request) {
+  int64_t sent = WallMs();
   PeerMessage answer = DecodePeerMessage(Call(p, EncodePeerMessage(request)));
+  if (answer.time_ms > 0) {
+    // Its clock against ours at the middle of the round trip.
+    int64_t received = WallMs();
+    std::lock_guard<std::mutex> lock(p.mu);
+    p.clock_skew_ms = answer.time_ms - (sent + received) / 2;
+  }
   if (!answer.error.empty()) {
     throw Error(ErrorKind::kIo,
                 "peer " + p.address.uuid + " refused our " + request.call + ": " + answer.error);
@@ -584,6 +601,7 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
     answer.error_kind = Error::KindName(e.kind());
     answer.error = e.what();
   }
+  answer.time_ms = WallMs();
   return EncodePeerMessage(answer);
 }
 
@@ -636,6 +654,7 @@ nlohmann::json Replicator::Status() {
         {"lag_ms", lag_ms},
         {"last_exchange_ms_ago", p->last_ok_ms ? nlohmann::json(now - p->last_ok_ms) : nullptr},
         {"rtt_ms", p->rtt_ms},
+        {"clock_skew_ms", p->clock_skew_ms ? nlohmann::json(*p->clock_skew_ms) : nullptr},
         {"bytes_in", p->bytes_in},
         {"bytes_out", p->bytes_out},
         {"packs_in", p->packs_in},
