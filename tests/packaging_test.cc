@@ -60,7 +60,8 @@ TEST_F(PackagingTest, TheUnitVerifiesAndStartsTheInstalledBinaryWithTheInstalled
                                      "ExecStart=" + Staged("/usr/sbin/")));
   CommandResult verify = test::Run("systemd-analyze verify " + ShellQuote(copy) + " 2>&1");
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
-  EXPECT_EQ(verify.output, "") << "systemd-analyze has remarks";
+  // No remark about the unit (the machine's own units may draw some).
+  EXPECT_EQ(verify.output.find("xapi-gitdb.service"), std::string::npos) << verify.output;
 
   // The shipped configuration is one `serve` accepts (flags win over it).
   const std::string repo = scratch_ / "repo", socket = scratch_ / "s.sock";
