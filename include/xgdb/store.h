@@ -136,6 +136,9 @@ class Store {
   // many packs were combined. Error(kInvalidArgument) on a read-only open.
   size_t Compact();
 
+  // The number of packs under objects/pack (a directory listing).
+  size_t PackCount() const;
+
   // What `xapi-gitdb status` shows of the repository itself.
   struct Stats {
     int format = 0;         // meta/format of master: 1, 2 or 3

@@ -95,7 +95,7 @@ Check FsckCheck(const GlobalOptions& global) {
 }
 
 Check PacksCheck(const GlobalOptions& global) {
-  size_t packs = OpenReadOnly(global)->GetStats().packs;
+  size_t packs = OpenReadOnly(global)->PackCount();
   std::string detail = std::to_string(packs) + " packs";
   if (packs <= kPackBound) return {"packs", true, detail, ""};
   return {"packs", false, detail + " (the repacker keeps up to " + std::to_string(kPackBound) + ")",

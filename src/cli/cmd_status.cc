@@ -136,7 +136,7 @@ int RunGc(const GlobalOptions& global) {
   } else {
     std::unique_ptr<Store> store = OpenStore(global);
     size_t combined = store->Compact();
-    result = {{"combined", combined}, {"packs", store->GetStats().packs}};
+    result = {{"combined", combined}, {"packs", store->PackCount()}};
   }
   if (global.json) {
     PrintJson(result);

@@ -17,7 +17,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr int kProposeTimeoutMs = 3000;
 constexpr int kForwardTimeoutMs = 3000;
 constexpr int kMaxInFlight = 256;
 // How often the leader compares the voters with the host table.
@@ -342,7 +341,7 @@ const LockHost* LockService::HostOfMember(uint64_t member_id) const {
 std::optional<json> LockService::Propose(const json& command) {
   if (stop_) return std::nullopt;
   try {
-    auto applied = consensus_->Propose(command.dump(), kProposeTimeoutMs);
+    auto applied = consensus_->Propose(command.dump(), kConsensusTimeoutMs);
     if (!applied) return std::nullopt;
     return applied->answer;
   } catch (const Error& e) {
@@ -375,11 +374,11 @@ json LockService::Execute(const std::string& call, const json& args) {
                       {"expect", OptionalStringArg(args, "expect")},
                       {"value", OptionalStringArg(args, "value")}});
   } else if (call == "Lock_get") {
-    if (!consensus_->Barrier(kProposeTimeoutMs)) return NoLeader();
+    if (!consensus_->Barrier(kConsensusTimeoutMs)) return NoLeader();
     std::optional<std::string> value = table_.Value(StringArg(args, "key"));
     return {{"value", value ? json(*value) : json(nullptr)}};
   } else if (call == "Lock_check") {
-    if (!consensus_->Barrier(kProposeTimeoutMs)) return NoLeader();
+    if (!consensus_->Barrier(kConsensusTimeoutMs)) return NoLeader();
     const std::string name = StringArg(args, "name");
     return {{"held", table_.FindGrant(name, TokenArg(args)).has_value()},
             {"newest", table_.NewestToken(name)}};
@@ -412,7 +411,7 @@ json LockService::ExecuteRenew(const json& args) {
   const uint64_t token = TokenArg(args);
   std::optional<Grant> grant = table_.FindGrant(name, token);
   if (!grant) {  // a new leader may not have applied the grant yet
-    if (!consensus_->Barrier(kProposeTimeoutMs)) return NoLeader();
+    if (!consensus_->Barrier(kConsensusTimeoutMs)) return NoLeader();
     grant = table_.FindGrant(name, token);
   }
   if (!grant) return {{"renewed", false}};
@@ -422,7 +421,7 @@ json LockService::ExecuteRenew(const json& args) {
 }
 
 json LockService::ExecuteList() {
-  if (!consensus_->Barrier(kProposeTimeoutMs)) return NoLeader();
+  if (!consensus_->Barrier(kConsensusTimeoutMs)) return NoLeader();
   auto now = Clock::now();
   json locks = json::array();
   std::lock_guard<std::mutex> lock(lease_mu_);
@@ -473,7 +472,7 @@ void LockService::ExpireLeases() {
   if (!was_leader_) {
     // Apply everything the previous leader committed before timing grants:
     // each then gets its full TTL from now (the old leader's timers are lost).
-    if (!consensus_->Barrier(kProposeTimeoutMs)) return;
+    if (!consensus_->Barrier(kConsensusTimeoutMs)) return;
     was_leader_ = true;
     spdlog::info("lock service: this host leads; {} grant(s) get their full TTL again",
                  table_.Grants().size());

@@ -125,6 +125,8 @@ class LockService {
   nlohmann::json Status();
 
  private:
+  // How long a command, a barrier or a membership step may take to commit.
+  static constexpr int kConsensusTimeoutMs = 3000;
   // Route until a member answers other than "no leader", or the deadline.
   nlohmann::json RouteToLeader(const std::string& call, const nlohmann::json& args,
                                std::chrono::steady_clock::time_point deadline);

@@ -9,14 +9,6 @@
 
 namespace xgdb::lock {
 
-namespace {
-
-// A membership step commits like a command (and a promotion first catches
-// the new voter's log up).
-constexpr int kChangeTimeoutMs = 3000;
-
-}  // namespace
-
 std::vector<std::string> ChooseVoters(std::vector<std::string> uuids,
                                       const std::string& master_uuid) {
   std::sort(uuids.begin(), uuids.end());
@@ -65,7 +57,7 @@ void LockService::Reconcile() {
   // so the service never has fewer voters than it needs.
   for (const std::string& uuid : wanted) {
     if (has(current, uuid)) continue;
-    if (consensus_->Change(MemberOf(*FindHost(uuid)), true, kChangeTimeoutMs)) {
+    if (consensus_->Change(MemberOf(*FindHost(uuid)), true, kConsensusTimeoutMs)) {
       spdlog::info("lock service: host {} is being made a voter (the host table's voters: {})",
                    uuid, fmt::join(wanted, ", "));
     }
@@ -77,7 +69,7 @@ void LockService::Reconcile() {
       spdlog::info("lock service: this host is no longer to vote; handing leadership over");
       consensus_->TransferLeadership();
     } else if (const LockHost* host = FindHost(uuid);
-               host != nullptr && consensus_->Change(MemberOf(*host), false, kChangeTimeoutMs)) {
+               host != nullptr && consensus_->Change(MemberOf(*host), false, kConsensusTimeoutMs)) {
       spdlog::info("lock service: host {} no longer votes (the host table's voters: {})", uuid,
                    fmt::join(wanted, ", "));
     }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/layout.h"
 #include "xgdb/error.h"
 
 namespace xgdb::replica {
@@ -33,13 +34,6 @@ std::string Text(const nlohmann::json& header, const char* key) {
 
 }  // namespace
 
-bool IsHostUuid(std::string_view uuid) {
-  if (uuid.empty() || uuid.size() > 64) return false;
-  for (char c : uuid) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-  }
-  return true;
-}
 
 std::string EncodePeerMessage(const PeerMessage& m) {
   nlohmann::json header = nlohmann::json::object();
@@ -63,7 +57,7 @@ PeerMessage DecodePeerMessage(std::string_view bytes) {
   m.call = Text(header, "call");
   if (!m.call.empty() && m.call != "push" && m.call != "fetch") Bad("unknown call " + m.call);
   m.from = Text(header, "from");
-  if (!IsHostUuid(m.from)) Bad("from is not a host uuid");
+  if (!store::IsHostUuid(m.from)) Bad("from is not a host uuid");
   m.master = Text(header, "master");
   if (!m.master.empty() && !IsCommitId(m.master)) Bad("master is not a commit id");
   m.digest = Text(header, "digest");
@@ -81,7 +75,7 @@ PeerMessage DecodePeerMessage(std::string_view bytes) {
     constexpr size_t kMaxHosts = 4096;  // xapi's pools are 64 hosts at most
     if (heads->size() > kMaxHosts) Bad("more than 4096 heads");
     for (const auto& [host, head] : heads->items()) {
-      if (!IsHostUuid(host)) Bad("'" + host.substr(0, 80) + "' is not a host uuid");
+      if (!store::IsHostUuid(host)) Bad("'" + host.substr(0, 80) + "' is not a host uuid");
       if (!head.is_string() || !IsCommitId(head.get<std::string>())) {
         Bad("the head of " + host + " is not a commit id");
       }

@@ -40,10 +40,6 @@ std::string EncodePeerMessage(const PeerMessage& message);
 // a host uuid that is not letters, digits and '-', an id that is not 40 hex.
 PeerMessage DecodePeerMessage(std::string_view bytes);
 
-// Whether `uuid` may name a host ref (refs/hosts/<uuid>): 1-64 letters,
-// digits and '-'. Names from the wire never reach the file system otherwise.
-bool IsHostUuid(std::string_view uuid);
-
 }  // namespace xgdb::replica
 
 #endif  // XGDB_REPLICA_PEER_MESSAGE_H_

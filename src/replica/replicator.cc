@@ -71,7 +71,7 @@ PeerAddress ParsePeerAddress(const std::string& spec) {
   if (eq == std::string::npos) return bad("expected UUID=ADDRESS:PORT");
   PeerAddress peer;
   peer.uuid = spec.substr(0, eq);
-  if (!IsHostUuid(peer.uuid)) return bad("the uuid may hold letters, digits and '-' only");
+  if (!store::IsHostUuid(peer.uuid)) return bad("the uuid may hold letters, digits and '-' only");
   std::string rest = spec.substr(eq + 1), port;
   if (!rest.empty() && rest[0] == '[') {
     size_t close = rest.find("]:");
@@ -205,7 +205,7 @@ Heads Replicator::ReadHeads() {
   Heads heads;
   for (const std::string& ref : store_.ListRefs(store::kHostRefPrefix)) {
     std::string uuid = ref.substr(std::string(store::kHostRefPrefix).size());
-    if (!IsHostUuid(uuid)) continue;
+    if (!store::IsHostUuid(uuid)) continue;
     std::string target = store_.RefTarget(ref);
     if (!target.empty()) heads[uuid] = target;
   }

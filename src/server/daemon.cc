@@ -294,7 +294,7 @@ int RunDaemon(const DaemonOptions& options) {
                                            rpc::ReplyFn reply) {
     size_t combined = store->Compact();
     reply(rpc::SuccessResult("Repository_gc",
-                             {{"combined", combined}, {"packs", store->GetStats().packs}}));
+                             {{"combined", combined}, {"packs", store->PackCount()}}));
   });
   ServerOptions server_options;
   server_options.unix_socket = options.unix_socket;

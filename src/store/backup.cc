@@ -5,8 +5,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -31,12 +29,7 @@ constexpr char kBundleSignature[] = "# v2 git bundle";
 bool IsBackedUpRef(const std::string& name) {
   if (name == "HEAD" || name == kMasterRef) return true;
   if (name.rfind(kHostRefPrefix, 0) != 0) return false;
-  std::string uuid = name.substr(std::string(kHostRefPrefix).size());
-  if (uuid.empty() || uuid.size() > 64) return false;
-  for (char c : uuid) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-  }
-  return true;
+  return IsHostUuid(std::string_view(name).substr(std::string_view(kHostRefPrefix).size()));
 }
 
 void WriteAll(int fd, const void* data, size_t size, const std::string& file) {
@@ -88,20 +81,13 @@ Bundle ReadBundleHeader(std::ifstream& in, const std::string& file) {
 }  // namespace
 
 size_t Store::Backup(const std::string& file) const {
+  const std::vector<std::string> hosts = ListRefs(kHostRefPrefix);
   std::lock_guard<std::mutex> lock(impl_->git_mu);
   git_repository* repo = impl_->repo.get();
   bool found = false;
   git_oid master = impl_->MasterId(&found);
   if (!found) throw Error(ErrorKind::kCorrupt, "repository " + path() + " has no master branch");
   std::vector<std::pair<std::string, git_oid>> refs = {{"HEAD", master}, {kMasterRef, master}};
-  git_reference_iterator* raw_it = nullptr;
-  Check(git_reference_iterator_glob_new(&raw_it, repo, (std::string(kHostRefPrefix) + "*").c_str()),
-        "listing host refs");
-  const char* name = nullptr;
-  std::vector<std::string> hosts;
-  while (git_reference_next_name(&name, raw_it) == 0) hosts.push_back(name);
-  git_reference_iterator_free(raw_it);
-  std::sort(hosts.begin(), hosts.end());
   for (const std::string& host : hosts) {
     git_oid id;
     Check(git_reference_name_to_id(&id, repo, host.c_str()), "reading " + host);

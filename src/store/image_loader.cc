@@ -130,8 +130,10 @@ int ReadFormatNumber(git_repository* repo, const git_tree* root) {
   Corrupt("unknown format in meta/format: '" + text.substr(0, 80) + "'");
 }
 
+Fanout FanoutOfFormat(int number) { return number == 1 ? kFormat1Fanout : kFanout; }
+
 Fanout ReadFanout(git_repository* repo, const git_tree* root) {
-  return ReadFormatNumber(repo, root) == 1 ? kFormat1Fanout : kFanout;
+  return FanoutOfFormat(ReadFormatNumber(repo, root));
 }
 
 void RequireCurrentFormat(git_repository* repo, const git_tree* root) {

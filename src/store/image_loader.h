@@ -22,6 +22,7 @@ namespace xgdb::store {
 int ReadFormatNumber(git_repository* repo, const git_tree* root);
 // The fan-out of that format: kFanout, or kFormat1Fanout for a commit of an
 // earlier release.
+Fanout FanoutOfFormat(int number);
 Fanout ReadFanout(git_repository* repo, const git_tree* root);
 
 // Error(kInvalidArgument) unless the root tree has the current layout

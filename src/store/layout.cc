@@ -1,5 +1,7 @@
 #include "store/layout.h"
 
+#include <cctype>
+
 #include "store/name_codec.h"
 
 namespace xgdb::store {
@@ -33,6 +35,14 @@ std::string BucketPath(std::string_view ref, Fanout fanout) {
     out += key.substr(size_t(level) * size_t(fanout.width), size_t(fanout.width));
   }
   return out;
+}
+
+bool IsHostUuid(std::string_view uuid) {
+  if (uuid.empty() || uuid.size() > 64) return false;
+  for (char c : uuid) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+  }
+  return true;
 }
 
 bool IsBucketName(std::string_view name, Fanout fanout) {

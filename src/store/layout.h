@@ -40,6 +40,9 @@ inline constexpr char kDataDir[] = "xapi";
 inline constexpr char kMasterRef[] = "refs/heads/master";
 // Each host's own line of commits (docs/replication.md): refs/hosts/<uuid>.
 inline constexpr char kHostRefPrefix[] = "refs/hosts/";
+// Whether `uuid` may name a host ref (refs/hosts/<uuid>): 1-64 letters,
+// digits and '-'. Names from the wire never reach the file system otherwise.
+bool IsHostUuid(std::string_view uuid);
 // <repo>/xgdb-host: the uuid of the host whose repository it is.
 inline constexpr char kHostFile[] = "xgdb-host";
 // Inside a hashed-name directory (name_codec.h): the raw name, and for map

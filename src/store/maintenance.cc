@@ -38,6 +38,8 @@ size_t Store::Compact() {
   return impl_->repacker->Compact();
 }
 
+size_t Store::PackCount() const { return ListPacks(path()).size(); }
+
 Store::Stats Store::GetStats() const {
   Stats out;
   for (const std::string& pack : ListPacks(path())) {
@@ -58,13 +60,13 @@ Store::Stats Store::GetStats() const {
   if (!found) throw Error(ErrorKind::kCorrupt, "repository " + path() + " has no master branch");
   TreePtr root = CommitRoot(repo, head);
   out.format = ReadFormatNumber(repo, root.get());
+  const Fanout fanout = FanoutOfFormat(out.format);
   const Schema& schema = *impl_->schema;
   for (const Table& table : schema.tables()) {
     size_t rows = 0;
     if (impl_->db) {
       rows = impl_->db->RowCount(table.name);
     } else if (table.persistent) {
-      Fanout fanout = ReadFanout(repo, root.get());
       std::string dir = std::string(kDataDir) + "/" + EncodeName(table.name);
       git_tree_entry* raw = nullptr;
       if (git_tree_entry_bypath(&raw, root.get(), dir.c_str()) == 0) {

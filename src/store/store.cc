@@ -120,11 +120,9 @@ std::unique_ptr<Store::Impl> Store::Impl::New(const StoreOptions& options) {
       options.host_id.empty() ? impl->author_name + "@xapi-gitdb" : options.host_id;
   impl->host_tag = options.host_id.empty() ? impl->author_name : options.host_id;
   if (!options.host_uuid.empty()) {
-    for (char c : options.host_uuid) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
-        throw Error(ErrorKind::kInvalidArgument,
-                    "host uuid '" + options.host_uuid + "': letters, digits and '-' only");
-      }
+    if (!IsHostUuid(options.host_uuid)) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "host uuid '" + options.host_uuid + "': 1-64 letters, digits and '-' only");
     }
     impl->host_ref = std::string(kHostRefPrefix) + options.host_uuid;
   }
@@ -138,8 +136,6 @@ bool IsEmptyOrMissingDir(const std::string& path) {
   return fs::is_directory(path, ec) && fs::is_empty(path, ec);
 }
 
-// The outermost directory of `path` that does not exist yet (what creating
-// `path` with its parents makes), or "" when `path` exists.
 fs::path FirstMissingAncestor(const std::string& path) {
   std::error_code ec;
   fs::path p = fs::absolute(path, ec).lexically_normal();
@@ -153,9 +149,6 @@ fs::path FirstMissingAncestor(const std::string& path) {
   return missing;
 }
 
-// Undoes what a failed Import created: `created_root` (from
-// FirstMissingAncestor) when it made directories, else the contents of
-// `path`, which was an empty directory before.
 void RemoveCreated(const std::string& path, const fs::path& created_root) {
   std::error_code ec;
   if (!created_root.empty()) {
@@ -385,7 +378,7 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
         "repository " + path + ": the tree of " + OidHex(head) + " is unreadable",
         ErrorKind::kCorrupt);
   TreePtr tree(raw_tree);
-  Fanout fanout;
+  Fanout fanout;  // every format is read; older ones are upgraded below
   try {
     impl->schema = ReadMeta(impl->repo.get(), tree.get(), &fanout);
     if (options.read_only) return std::unique_ptr<Store>(new Store(std::move(impl)));
@@ -396,12 +389,9 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
     }
     throw Error(ErrorKind::kCorrupt, "repository " + path + ": " + e.what());
   }
-  if (fanout != kFanout) {
-    spdlog::info("{}: rewriting the repository from format 1 in format 3", path);
-    impl->UpgradeFormat(tree.get());
-  } else if (ReadFormatNumber(impl->repo.get(), tree.get()) == 2) {
-    spdlog::info("{}: marking the repository format 3 (member order)", path);
-    impl->MarkFormat3(tree.get());
+  if (int format = ReadFormatNumber(impl->repo.get(), tree.get()); format < 3) {
+    spdlog::info("{}: upgrading the repository from format {} to format 3", path, format);
+    impl->UpgradeFormat(tree.get(), format);
   }
   impl->EnsureHostRef();
   impl->durable_seq = impl->db->Sequence();
@@ -413,36 +403,28 @@ std::unique_ptr<Store> Store::Open(const StoreOptions& options) {
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
-void Store::Impl::UpgradeFormat(const git_tree* old_root) {
-  // The image was read in the old layout; writing it whole gives the same
-  // rows in the current one. meta/generation is carried over, so exports
-  // never step back.
+void Store::Impl::UpgradeFormat(const git_tree* old_root, int from) {
+  // meta/generation is carried over, so exports never step back.
   const git_tree_entry* meta = git_tree_entry_byname(old_root, "meta");
   int64_t generation = meta ? ReadGenerationBase(repo.get(), *git_tree_entry_id(meta)) : 0;
   try {
-    git_oid root = WriteImageTree(*sink, *db, nullptr, generation);
-    WriteCommit(root, Message("Upgrade the repository to format 3",
-                              {"Rows move from xapi/<table>/<2 hex>/<ref>/ to "
-                               "xapi/<table>/<h>/<h>/<h>/<h>/<ref>/ (docs/format.md)"},
-                              0));
-  } catch (...) {
-    sink->Discard();
-    throw;
-  }
-}
-
-void Store::Impl::MarkFormat3(const git_tree* old_root) {
-  // A format 2 tree is a format 3 tree whose members are all in tree order:
-  // only meta/format changes. Every host that upgrades writes the same
-  // meta/, so replicas merge it without a conflict.
-  const git_tree_entry* meta = git_tree_entry_byname(old_root, "meta");
-  const git_tree_entry* data = git_tree_entry_byname(old_root, kDataDir);
-  int64_t generation = meta ? ReadGenerationBase(repo.get(), *git_tree_entry_id(meta)) : 0;
-  try {
-    git_oid meta_id = WriteMetaTree(*sink, *schema, generation);
-    git_oid root = WriteRootTree(*sink, meta_id, data ? git_tree_entry_id(data) : nullptr);
-    WriteCommit(root, Message("Upgrade the repository to format 3",
-                              {"Sets and maps keep xapi's member order (docs/format.md)"}, 0));
+    git_oid root;
+    std::string why;
+    if (from == 1) {
+      // The image was read in the old layout; writing it whole gives the
+      // same rows in the current one.
+      root = WriteImageTree(*sink, *db, nullptr, generation);
+      why = "Rows move from xapi/<table>/<2 hex>/<ref>/ to xapi/<table>/<h>/<h>/<h>/<h>/<ref>/";
+    } else {
+      // A format 2 tree is a format 3 tree whose members are all in tree
+      // order: only meta/format changes. Every host that upgrades writes
+      // the same meta/, so replicas merge it without a conflict.
+      const git_tree_entry* data = git_tree_entry_byname(old_root, kDataDir);
+      root = WriteRootTree(*sink, WriteMetaTree(*sink, *schema, generation),
+                           data ? git_tree_entry_id(data) : nullptr);
+      why = "Sets and maps keep xapi's member order";
+    }
+    WriteCommit(root, Message("Upgrade the repository to format 3", {why + " (docs/format.md)"}, 0));
   } catch (...) {
     sink->Discard();
     throw;

@@ -121,8 +121,8 @@ struct Store::Impl {
   git_oid WriteCommit(const git_oid& root, const std::string& message);
   // Rewrites the loaded image (db) of a repository in an earlier format as
   // one commit in the current format (Store::Open).
-  void UpgradeFormat(const git_tree* old_root);  // from format 1
-  void MarkFormat3(const git_tree* old_root);     // from format 2
+  // Commits master in format 3 (docs/format.md, "Earlier formats").
+  void UpgradeFormat(const git_tree* old_root, int from);
   // The full commit message: first line, summary lines, Host trailer.
   std::string Message(const std::string& first_line, const std::vector<std::string>& summary,
                       size_t dropped) const;
