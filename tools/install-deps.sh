@@ -6,7 +6,7 @@ PACKAGES="g++ cmake make pkg-config git ca-certificates openssl
   libgit2-dev libboost-dev libssl-dev zlib1g-dev
   libpugixml-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev curl ccache
-  libraft-dev libuv1-dev libsystemd-dev systemd"
+  libraft-dev libuv1-dev libsystemd-dev systemd prometheus-cpp-dev"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

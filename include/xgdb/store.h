@@ -58,6 +58,12 @@ struct StoreOptions {
   // Error(kInvalidArgument). Empty and none recorded: no host ref (a pool
   // of one).
   std::string host_uuid;
+  // Called after every commit of the image's changes that wrote a commit
+  // (group commits and Commit), on the committing thread, with how many
+  // rows it wrote and how long it took from taking the changes to master
+  // moved, in seconds (the daemon's metrics). It must be quick and must not
+  // call into the store.
+  std::function<void(size_t rows, double seconds)> on_commit;
 };
 
 // The process that holds a repository open for writing (its lock file,

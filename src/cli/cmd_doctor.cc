@@ -70,7 +70,8 @@ ProgramResult RunProgram(const std::vector<std::string>& argv) {
 }
 
 Check RepositoryCheck(const GlobalOptions& global) {
-  Check c{"repository"};
+  Check c;
+  c.name = "repository";
   try {
     auto store = OpenReadOnly(global);
     auto db = store->LoadAt("master");  // every row of master, checked

@@ -14,19 +14,20 @@
 namespace xgdb::cli {
 namespace {
 
-// "ADDR:PORT", "[v6addr]:PORT", ":PORT" or "PORT".
-void ParseTcp(const std::string& spec, server::DaemonOptions* options) {
-  std::string address = options->tcp_address;
+// "ADDR:PORT", "[v6addr]:PORT", ":PORT" or "PORT" of `flag` into `address`
+// (kept when the spec has none) and `port` (0 only when `any_port`).
+void ParseAddress(const std::string& flag, const std::string& spec, bool any_port,
+                  std::string* address, uint16_t* port_out) {
   std::string port = spec;
   if (!spec.empty() && spec[0] == '[') {
     size_t close = spec.find(']');
     if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':') {
-      UsageError("--tcp " + spec + ": expected [ADDRESS]:PORT");
+      UsageError(flag + " " + spec + ": expected [ADDRESS]:PORT");
     }
-    address = spec.substr(1, close - 1);
+    *address = spec.substr(1, close - 1);
     port = spec.substr(close + 2);
   } else if (size_t colon = spec.rfind(':'); colon != std::string::npos) {
-    if (colon > 0) address = spec.substr(0, colon);
+    if (colon > 0) *address = spec.substr(0, colon);
     port = spec.substr(colon + 1);
   }
   unsigned long value = 0;
@@ -36,11 +37,10 @@ void ParseTcp(const std::string& spec, server::DaemonOptions* options) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != port.size() || value == 0 || value > 65535) {
-    UsageError("--tcp " + spec + ": port must be 1-65535");
+  if (used == 0 || used != port.size() || (value == 0 && !any_port) || value > 65535) {
+    UsageError(flag + " " + spec + ": port must be " + (any_port ? "0" : "1") + "-65535");
   }
-  options->tcp_address = address;
-  options->tcp_port = static_cast<uint16_t>(value);
+  *port_out = static_cast<uint16_t>(value);
 }
 
 struct ServeArgs {
@@ -48,6 +48,7 @@ struct ServeArgs {
   std::string config_file;
   server::DaemonOptions options;
   std::string tcp;
+  std::string metrics;
   bool no_fsync = false;
   bool no_socket = false;
   bool check = false;  // --check: validate, print, do not serve
@@ -88,7 +89,14 @@ int RunServe(const GlobalOptions& global, ServeArgs& args) {
   if (!args.config_file.empty()) ApplyConfigFile(args);
   server::DaemonOptions options = args.options;
   options.repo_path = global.repo;
-  if (!args.tcp.empty()) ParseTcp(args.tcp, &options);
+  if (!args.tcp.empty()) {
+    ParseAddress("--tcp", args.tcp, false, &options.tcp_address, &options.tcp_port);
+  }
+  if (!args.metrics.empty()) {
+    options.metrics = true;
+    ParseAddress("--metrics", args.metrics, true, &options.metrics_address,
+                 &options.metrics_port);
+  }
   if (args.no_socket) options.unix_socket.clear();
   if (args.no_fsync) options.fsync = false;
   if (options.unix_socket.empty() && options.tcp_port == 0) {
@@ -117,6 +125,9 @@ int RunServe(const GlobalOptions& global, ServeArgs& args) {
                                                              std::to_string(options.tcp_port)
                                                        : ""},
                               {"secret_files", options.secret_files},
+                              {"metrics", options.metrics ? options.metrics_address + ":" +
+                                                                std::to_string(options.metrics_port)
+                                                          : ""},
                               {"host_uuid", options.host_uuid},
                               {"peers", options.peers},
                               {"sync", options.sync_commit},
@@ -150,6 +161,10 @@ void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& ta
       ->capture_default_str();
   sub->add_flag("--no-socket", args->no_socket, "Do not listen on a unix socket");
   sub->add_option("--tcp", args->tcp, "Also listen on TCP, e.g. 0.0.0.0:80 or [::]:80")
+      ->type_name("ADDR:PORT");
+  sub->add_option("--metrics", args->metrics,
+                  "Serve Prometheus metrics on GET http://ADDR:PORT/metrics, no secret asked "
+                  "(port 0: any free port)")
       ->type_name("ADDR:PORT");
   sub->add_option("--secret-file", o.secret_files,
                   "File holding a pool secret TCP clients must present (repeatable)")

@@ -118,6 +118,18 @@ std::vector<uint16_t> FreePorts(size_t n) {
   return ports;
 }
 
+// Where the daemon on `socket` serves its metrics ("" when it cannot say).
+std::string MetricsEndpoint(const std::string& socket) {
+  try {
+    server::Answer a =
+        server::Connection::Unix(socket, 1000).Call("/xapi_gitdb", R"(["Status",{}])", "", false);
+    nlohmann::json status = nlohmann::json::parse(a.body);
+    return status.at(1).value("metrics", "");
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
 bool Answers(const std::string& socket) {
   try {
     server::Connection::Unix(socket, 1000).Call("/xapi_gitdb", R"(["Peer_list",{}])", "", false);
@@ -216,7 +228,8 @@ int RunSim(const SimArgs& args) {
     for (SimHost& h : hosts) {
       h.argv = {self, "--repo", h.repo, "serve", "--socket", h.socket, "--tcp",
                 "127.0.0.1:" + std::to_string(h.port), "--secret-file", secret, "--host-uuid",
-                h.uuid, "--host-ref", h.ref, "--fanout", std::to_string(args.fanout)};
+                h.uuid, "--host-ref", h.ref, "--fanout", std::to_string(args.fanout),
+                "--metrics", "127.0.0.1:0"};
       if (args.no_fsync) h.argv.push_back("--no-fsync");
       for (const std::string& p : peers) {
         h.argv.push_back("--peer");
@@ -245,7 +258,8 @@ int RunSim(const SimArgs& args) {
     nlohmann::ordered_json line = {{"host", h.ref},       {"uuid", h.uuid},
                            {"socket", h.socket},  {"peer", "127.0.0.1:" + std::to_string(h.port)},
                            {"repo", h.repo},      {"pid", h.pid},
-                           {"master", h.master},  {"argv", h.argv}};
+                           {"master", h.master},  {"metrics", MetricsEndpoint(h.socket)},
+                           {"argv", h.argv}};
     std::cout << line.dump() << std::endl;
   }
   sigset_t stop;

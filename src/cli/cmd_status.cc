@@ -102,6 +102,9 @@ void PrintStatus(const nlohmann::json& s) {
               Duration(d["uptime_s"].get<int64_t>()).c_str(),
               d["version"].get<std::string>().c_str(), d["socket"].get<std::string>().c_str(),
               d["tcp_port"].get<int>() ? (" and tcp port " + std::to_string(d["tcp_port"].get<int>())).c_str() : "");
+  if (!d.value("metrics", "").empty()) {
+    std::printf("metrics     http://%s/metrics\n", d["metrics"].get<std::string>().c_str());
+  }
   if (!d["peers"].is_null()) {
     const nlohmann::json& p = d["peers"];
     std::printf("peers       %d up, %d suspect, %d down, %d unknown\n", p["up"].get<int>(),

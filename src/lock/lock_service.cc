@@ -126,9 +126,11 @@ json LockService::Call(const std::string& call, const json& args) {
       throw Error(ErrorKind::kInvalidArgument, "'ttl' must be at least 1 second");
     }
     auto wait_deadline = Clock::now() + milliseconds(SecondsArg(args, "wait", 0));
-    for (;;) {
+    for (bool first = true;; first = false) {
       json answer = RouteToLeader(call, request, std::max(leader_deadline, wait_deadline));
+      if (!answer.value("granted", false) && first) ++acquires_waited_;
       if (answer.value("granted", false)) {
+        ++acquires_granted_;
         uint64_t token = answer.at("token").get<uint64_t>();
         int64_t ttl_ms = request["ttl_ms"].get<int64_t>();
         {
@@ -139,6 +141,7 @@ json LockService::Call(const std::string& call, const json& args) {
                 {"mode", mode},            {"ttl", ttl_ms / 1000.0}};
       }
       if (Clock::now() >= wait_deadline || stop_) {
+        ++acquires_refused_;
         std::string by;
         for (const json& g : answer.value("holders", json::array())) {
           by += (by.empty() ? "" : ", ") + g.value("holder", "") + " (token " +
@@ -528,7 +531,10 @@ json LockService::Status() {
   return {{"role", consensus_ && consensus_->IsLeader() ? "leader" : votes ? "voter" : "stand-by"},
           {"leader", leader ? leader->uuid : ""},
           {"voters", voters},
-          {"held_here", held_.size()}};
+          {"held_here", held_.size()},
+          {"grants", acquires_granted_.load()},
+          {"waits", acquires_waited_.load()},
+          {"refusals", acquires_refused_.load()}};
 }
 
 }  // namespace xgdb::lock

@@ -121,7 +121,10 @@ class LockService {
   // lead.
   nlohmann::json Execute(const std::string& call, const nlohmann::json& args);
 
-  // For `status`: this host's role and what it knows of the leader.
+  // For `status` and the metrics: this host's role, what it knows of the
+  // leader, and how its clients' acquires went since it started (granted;
+  // waited: not granted at the first try; refused: not granted within the
+  // call's wait).
   nlohmann::json Status();
 
  private:
@@ -175,6 +178,7 @@ class LockService {
   };
   std::mutex held_mu_;
   std::map<uint64_t, Held> held_;
+  std::atomic<uint64_t> acquires_granted_{0}, acquires_waited_{0}, acquires_refused_{0};
 
   std::atomic<bool> stop_{false};
   std::mutex stop_mu_;

@@ -541,6 +541,7 @@ void Replicator::DeriveNow() {
         for (const std::string& line : derived.conflicts) {
           spdlog::info("replication merge {}: {}", derived.commit, line);
         }
+        conflicts_ += derived.conflicts.size();
         return move;
       });
       return;
@@ -664,7 +665,8 @@ nlohmann::json Replicator::Status() {
     peers.push_back(std::move(j));
   }
   return {{"host", options_.host_uuid}, {"master", store_.Head()}, {"heads", mine},
-          {"fanout", options_.fanout}, {"peers", std::move(peers)}};
+          {"fanout", options_.fanout}, {"conflicts", conflicts_.load()},
+          {"peers", std::move(peers)}};
 }
 
 }  // namespace xgdb::replica

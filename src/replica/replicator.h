@@ -138,6 +138,9 @@ class Replicator {
   std::mutex apply_mu_;      // one Apply at a time
   std::mutex heads_mu_;
   Heads heads_;
+  // Conflicts settled by the merges this host derived since it started
+  // (each is a "Conflict:" line of its merge commit).
+  std::atomic<uint64_t> conflicts_{0};
   std::vector<std::unique_ptr<Peer>> peers_;
   std::atomic<bool> stop_{false};
   std::mutex stop_mu_;

@@ -42,21 +42,24 @@ Reply Execute(Database& db, const Call& call) {
 }  // namespace
 
 RpcResult Dispatcher::HandleOn(Database& db, ProtocolVersion version, std::string_view body) {
+  const char* name = "";
+  RpcResult result;
   try {
     Call call = version == ProtocolVersion::kV1 ? DecodeV1Request(body) : DecodeV2Request(body);
+    name = WireName(call.name);
     Reply reply = Execute(db, call);
-    RpcResult result;
     result.body = version == ProtocolVersion::kV1 ? EncodeV1Reply(reply) : EncodeV2Reply(reply);
-    return result;
   } catch (const Error& e) {
-    return ErrorResult(version, e);
+    result = ErrorResult(version, e);
   } catch (const std::bad_alloc&) {
-    return RpcResult{500, "", "out of memory"};
+    result = RpcResult{500, "", "out of memory"};
   } catch (const std::exception& e) {
     // Not ours (a library or a bug): xapi would also answer an unexpected
     // exception with 500, and the slave retries.
-    return RpcResult{500, "", std::string("internal error: ") + e.what()};
+    result = RpcResult{500, "", std::string("internal error: ") + e.what()};
   }
+  result.call = name;
+  return result;
 }
 
 }  // namespace xgdb::rpc

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "xgdb/database.h"
 
@@ -18,12 +19,20 @@ namespace xgdb::rpc {
 enum class ProtocolVersion { kV1, kV2, kExtension, kPeer };
 
 struct RpcResult {
+  RpcResult() = default;
+  RpcResult(int status, std::string body, std::string error)
+      : status(status), body(std::move(body)), error(std::move(error)) {}
+
   // 200: `body` is the answer (success, or an in-band failure).
   // 500: the protocol cannot carry what happened (xapi answers 500 with
   //      connection: close); `body` is empty and `error` says why.
   int status = 200;
   std::string body;
   std::string error;
+  // For metrics and logs: the call's name as on the wire ("" when the body
+  // named no known call), and whether `body` is an in-band failure.
+  std::string call;
+  bool failed = false;
 };
 
 // Handle() keeps no state of its own, so one Dispatcher may serve every

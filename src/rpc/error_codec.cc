@@ -30,6 +30,7 @@ RpcResult ErrorResult(ProtocolVersion version, const Error& error) {
   result.body = version == ProtocolVersion::kV1
                     ? EncodeV1Failure(failure->v1_name, failure->params)
                     : EncodeV2Failure(failure->v2_name(), failure->params);
+  result.failed = true;
   return result;
 }
 

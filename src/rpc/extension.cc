@@ -14,6 +14,9 @@ void ExtensionRegistry::Register(const std::string& name, ExtensionCall call) {
 
 void ExtensionRegistry::Handle(std::string_view body, const CallContext& context,
                                ReplyFn reply) const {
+  // Once the body names a registered call, every answer carries its name
+  // (an unregistered name never does: it is the client's text).
+  ReplyFn answer = reply;
   try {
     nlohmann::json request = nlohmann::json::parse(body);
     if (!request.is_array() || request.size() != 2 || !request[0].is_string() ||
@@ -23,13 +26,17 @@ void ExtensionRegistry::Handle(std::string_view body, const CallContext& context
     const std::string& name = request[0].get_ref<const std::string&>();
     auto it = calls_.find(name);
     if (it == calls_.end()) throw Error(ErrorKind::kBadRequest, "unknown call " + name);
-    it->second(request[1], context, reply);
+    answer = [reply, call = it->first](RpcResult result) {
+      result.call = call;
+      reply(std::move(result));
+    };
+    it->second(request[1], context, answer);
   } catch (const Error& e) {
-    reply(FailureResult(e));
+    answer(FailureResult(e));
   } catch (const nlohmann::json::exception& e) {
-    reply(FailureResult(Error(ErrorKind::kBadRequest, std::string("bad request: ") + e.what())));
+    answer(FailureResult(Error(ErrorKind::kBadRequest, std::string("bad request: ") + e.what())));
   } catch (const std::exception& e) {
-    reply(RpcResult{500, "", std::string("internal error: ") + e.what()});
+    answer(RpcResult{500, "", std::string("internal error: ") + e.what()});
   }
 }
 
@@ -41,7 +48,9 @@ RpcResult FailureResult(const Error& error) {
   nlohmann::json failure = {{"kind", Error::KindName(error.kind())},
                             {"message", error.what()},
                             {"args", error.args()}};
-  return RpcResult{200, nlohmann::json::array({"Failure", failure}).dump(), ""};
+  RpcResult result{200, nlohmann::json::array({"Failure", failure}).dump(), ""};
+  result.failed = true;
+  return result;
 }
 
 }  // namespace xgdb::rpc

@@ -22,6 +22,8 @@
 #include "rpc/extension.h"
 #include "server/auth.h"
 #include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/metrics_server.h"
 #include "server/service_manager.h"
 #include "event/event_calls.h"
 #include "event/event_hub.h"
@@ -70,17 +72,23 @@ void WaitForCommit(Store& store, uint64_t before, bool sync_commit) {
 // gate shared so a task merge never interleaves with them. Our own calls
 // (tasks, events, history) go to the extension registry, where a call may
 // answer later.
+// Every answer is counted in `metrics` on its way out.
 Handler MakeHandler(Store& store, task::TaskManager& tasks,
                     const rpc::ExtensionRegistry& extensions, replica::Replicator* replicator,
-                    bool sync_commit) {
-  return [&store, &tasks, &extensions, replicator, sync_commit](Request request,
-                                                                 Responder respond) {
+                    bool sync_commit, Metrics& metrics) {
+  return [&store, &tasks, &extensions, replicator, sync_commit, &metrics](Request request,
+                                                                          Responder answer) {
+    Responder respond = [answer = std::move(answer), &metrics, version = request.version,
+                         arrived = std::chrono::steady_clock::now()](rpc::RpcResult result) {
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - arrived;
+      metrics.ObserveRequest(version, result, took.count());
+      answer(std::move(result));
+    };
     if (request.version == rpc::ProtocolVersion::kPeer) {
-      if (replicator == nullptr) {
-        respond(rpc::RpcResult{500, "", "this daemon does not replicate (no --host-uuid)"});
-      } else {
-        respond(rpc::RpcResult{200, replicator->HandlePeerCall(request.body), ""});
-      }
+      rpc::RpcResult result{500, "", "this daemon does not replicate (no --host-uuid)"};
+      if (replicator != nullptr) result = {200, replicator->HandlePeerCall(request.body), ""};
+      result.call = "peer";
+      respond(std::move(result));
       return;
     }
     if (request.version == rpc::ProtocolVersion::kExtension) {
@@ -195,9 +203,14 @@ int RunDaemon(const DaemonOptions& options) {
   signal(SIGPIPE, SIG_IGN);
   RaiseFileLimit();
 
+  // Before the store: its commits are counted here until it closes.
+  Metrics metrics;
   std::unique_ptr<Store> store;
   try {
     StoreOptions store_options;
+    store_options.on_commit = [&metrics](size_t rows, double seconds) {
+      metrics.ObserveCommit(rows, seconds);
+    };
     store_options.path = options.repo_path;
     store_options.fsync = options.fsync;
     store_options.host_uuid = options.host_uuid;
@@ -274,6 +287,7 @@ int RunDaemon(const DaemonOptions& options) {
   task::TaskManager tasks(*store, task_options);
   task::RegisterTaskCalls(extensions, tasks);
   const auto started = std::chrono::steady_clock::now();
+  std::string metrics_endpoint;  // set before the server starts
   extensions.Register("Status", [&, started](const nlohmann::json&, const rpc::CallContext&,
                                              rpc::ReplyFn reply) {
     auto uptime = std::chrono::steady_clock::now() - started;
@@ -286,6 +300,7 @@ int RunDaemon(const DaemonOptions& options) {
         {"host_uuid", options.host_uuid},
         {"served_head", store->ServedHead()},
         {"sync_commit", options.sync_commit},
+        {"metrics", metrics_endpoint},
         {"peers", replicator ? PeerCounts(replicator->Status()) : nlohmann::json(nullptr)},
         {"locks", locks ? locks->Status() : nlohmann::json(nullptr)}};
     reply(rpc::SuccessResult("Status", status));
@@ -311,9 +326,22 @@ int RunDaemon(const DaemonOptions& options) {
   server_options.max_body_bytes = options.max_body_bytes;
 
   store->StartCommitter(options.commit_interval_ms);
-  HttpServer server(server_options,
-                    MakeHandler(*store, tasks, extensions, replicator.get(), options.sync_commit));
+  HttpServer server(server_options, MakeHandler(*store, tasks, extensions, replicator.get(),
+                                                options.sync_commit, metrics));
+  metrics.SetSources(MetricSources{
+      store.get(), [&tasks] { return tasks.List().size(); },
+      [&events] { return events.waiting(); }, [&server] { return server.open_connections(); },
+      replicator ? std::function<nlohmann::json()>([&] { return replicator->Status(); })
+                 : nullptr,
+      locks ? std::function<nlohmann::json()>([&] { return locks->Status(); }) : nullptr});
+  std::unique_ptr<MetricsServer> metrics_server;
   try {
+    if (options.metrics) {
+      metrics_server = std::make_unique<MetricsServer>(
+          options.metrics_address, options.metrics_port, [&metrics] { return metrics.Render(); });
+      metrics_server->Start();
+      metrics_endpoint = options.metrics_address + ":" + std::to_string(metrics_server->port());
+    }
     server.Start();
   } catch (const Error& e) {
     spdlog::critical("cannot start the server: {}", e.what());
@@ -345,6 +373,7 @@ int RunDaemon(const DaemonOptions& options) {
   }
   spdlog::info("received {}: stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   systemd.Stopping();
+  if (metrics_server) metrics_server->Stop();  // it reads every module below
   if (locks) locks->Stop();
   if (replicator) replicator->Stop();  // no more calls out; peers' calls still answered
   events.Stop();  // answers every waiter while the server can still send

@@ -32,6 +32,13 @@ struct DaemonOptions {
   // one during rotation. Re-read when their modification time changes.
   std::vector<std::string> secret_files;
 
+  // Prometheus metrics on GET http://metrics_address:metrics_port/metrics
+  // when `metrics` is set (port 0: any free port, which Status shows). No
+  // secret is asked there (docs/operations.md, "Metrics").
+  bool metrics = false;
+  std::string metrics_address = "127.0.0.1";
+  uint16_t metrics_port = 0;
+
   // TLS on the TCP port when both are set (PEM files).
   std::string tls_cert_file;
   std::string tls_key_file;

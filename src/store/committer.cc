@@ -64,6 +64,7 @@ std::vector<RowChange> MergeChanges(std::vector<RowChange> earlier, std::vector<
 std::string Store::Impl::CommitNow(const std::string& message) {
   if (!db) throw Error(ErrorKind::kInvalidArgument, "repository " + options.path + " is read-only");
   std::unique_lock<std::mutex> commit_lock(commit_mu);
+  const int64_t started_us = env->MonotonicMicros();
   ChangeBatch batch = db->TakeChanges();
   std::vector<RowChange> rows = MergeChanges(std::move(unwritten), std::move(batch.rows));
   unwritten.clear();
@@ -137,6 +138,9 @@ std::string Store::Impl::CommitNow(const std::string& message) {
   ResolveBackgroundError(/*wrote=*/!commit_hex.empty());
   MarkDurable(batch.sequence);
   commit_lock.unlock();
+  if (!commit_hex.empty() && options.on_commit) {
+    options.on_commit(rows.size(), (env->MonotonicMicros() - started_us) / 1e6);
+  }
   if (!commit_hex.empty()) {
     if (repacker) repacker->Poke();
     NotifyHead(commit_hex);

@@ -55,6 +55,7 @@ SimPool::SimPool(const std::string& dir, int hosts, const std::vector<std::strin
     h.socket = j["socket"];
     h.peer = j["peer"];
     h.repo = j["repo"];
+    h.metrics = j.value("metrics", "");
     h.pid = j["pid"];
     h.master = j["master"];
     h.argv = j["argv"].get<std::vector<std::string>>();

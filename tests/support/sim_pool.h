@@ -19,6 +19,7 @@ namespace xgdb::test {
 
 struct SimHost {
   std::string ref, uuid, socket, peer, repo;
+  std::string metrics;  // ADDRESS:PORT of GET /metrics
   pid_t pid = -1;  // sim's child; after Restart, the DaemonProcess's
   bool master = false;
   std::vector<std::string> argv;
