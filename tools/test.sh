@@ -1,6 +1,7 @@
 #!/bin/sh
 # Sets up a fresh machine, builds everything and runs every test, then shows
-# that the RPM builds from a source tarball (packaging/xapi-gitdb.spec).
+# that the RPM and the Debian package build from the source
+# (packaging/xapi-gitdb.spec, packaging/debian/).
 set -eu
 cd "$(dirname "$0")/.."
 ./tools/install-deps.sh
@@ -9,3 +10,5 @@ cmake --build build -j "$(nproc)"
 (cd build && ctest --output-on-failure -j 2 --timeout 600)
 echo "test.sh: building the RPM (tools/build-rpm.sh)"
 ./tools/build-rpm.sh run/rpm
+echo "test.sh: building the Debian package (tools/build-deb.sh)"
+./tools/build-deb.sh run/deb
