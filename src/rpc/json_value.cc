@@ -96,7 +96,7 @@ class JsonReader {
         SkipSpace();
         Expect(':');
         SkipSpace();
-        v.members.emplace_back(std::move(key), Value(depth + 1));
+        v.members.push_back(JsonMember{std::move(key), Value(depth + 1)});
         SkipSpace();
         if (!AtEnd() && Peek() == ',') { ++pos_; continue; }
         Expect('}');

@@ -20,12 +20,21 @@
 
 namespace xgdb::rpc {
 
+struct JsonMember;
+
 struct JsonValue {
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject } type = Type::kNull;
   bool boolean = false;
   std::string text;  // kString: the decoded bytes; kNumber: the literal
-  std::vector<JsonValue> items;                             // kArray
-  std::vector<std::pair<std::string, JsonValue>> members;   // kObject, in order
+  std::vector<JsonValue> items;     // kArray
+  std::vector<JsonMember> members;  // kObject, in order
+};
+
+// A struct rather than std::pair: a pair of a type still being defined
+// cannot be named inside it (clang refuses it with libstdc++).
+struct JsonMember {
+  std::string key;
+  JsonValue value;
 };
 
 inline constexpr int kMaxJsonDepth = 512;

@@ -161,8 +161,12 @@ void MoveBranchAndApply(Store& store, const std::string& ref, const std::string&
 }
 
 std::unique_ptr<Database> ImageAt(Store& store, const std::string& commit) {
-  auto [head, image] = store.CloneMaster();
-  if (commit == head) return image;
+  // Named members, not a structured binding: clang 14 (the fuzz build) can
+  // neither capture nor implicitly move a binding.
+  std::pair<std::string, std::unique_ptr<Database>> master = store.CloneMaster();
+  const std::string& head = master.first;
+  std::unique_ptr<Database>& image = master.second;
+  if (commit == head) return std::move(image);
   bool same_schema = false;
   store.WithRepository([&](git_repository* repo) {
     TreePtr a = CommitTree(repo, head), b = CommitTree(repo, commit);
@@ -177,7 +181,7 @@ std::unique_ptr<Database> ImageAt(Store& store, const std::string& commit) {
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   if (keys.size() > image->TotalRows() / 4) return store.LoadAt(commit);
   image->ApplyRows(RowsAt(store, commit, *image, keys, nullptr));
-  return image;
+  return std::move(image);
 }
 
 std::string RevertCommit(Store& store, const std::string& rev) {

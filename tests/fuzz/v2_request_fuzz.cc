@@ -1,0 +1,7 @@
+// The v2 (JSON) request reader and the calls it leads to.
+#include "rpc_request_fuzz.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  xgdb::fuzz::RunRequest(xgdb::rpc::ProtocolVersion::kV2, data, size);
+  return 0;
+}
