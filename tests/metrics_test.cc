@@ -302,22 +302,8 @@ TEST(MetricsPoolTest, PeersLocksAndConflictsOfASimulatedPool) {
   std::string ref = pool.Call(0, {"Read_refs", "pool"}).at(1).at(0);
   std::string listed;
   for (int round = 0; round < 10 && listed.find("kept") == std::string::npos; ++round) {
-    std::vector<std::thread> writers;
-    for (size_t i = 0; i < pool.size(); ++i) {
-      writers.emplace_back([&, i] {
-        pool.WriteField(i, "pool", ref, "name_label",
-                        "round " + std::to_string(round) + " host " + std::to_string(i));
-      });
-    }
-    for (auto& t : writers) t.join();
-    // Settled: every host reads the same one of this round's values.
-    ASSERT_TRUE(Eventually([&] {
-      std::string v = pool.ReadField(0, "pool", "name_label", ref);
-      for (size_t i = 1; i < pool.size(); ++i) {
-        if (pool.ReadField(i, "pool", "name_label", ref) != v) return false;
-      }
-      return v.rfind("round " + std::to_string(round) + " ", 0) == 0 && pool.Converged();
-    }));
+    ASSERT_NE(pool.WriteAtOnceAndSettle("pool", ref, "name_label", "round " + std::to_string(round)),
+              "");
     listed = RunCli(pool.host(0).repo, "conflicts").output;
   }
   ASSERT_NE(listed.find("kept"), std::string::npos) << listed;

@@ -117,6 +117,29 @@ std::string SimPool::Master(size_t i) const {
   return j.is_array() && j.size() == 2 ? j[1].value("master", "") : "";
 }
 
+std::string SimPool::WriteAtOnceAndSettle(const std::string& table, const std::string& ref,
+                                          const std::string& field,
+                                          const std::string& prefix) const {
+  std::vector<std::thread> writers;
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    writers.emplace_back(
+        [&, i] { WriteField(i, table, ref, field, prefix + " host " + std::to_string(i)); });
+  }
+  for (auto& t : writers) t.join();
+  std::string value;
+  bool settled = Eventually(
+      [&] {
+        value = ReadField(0, table, field, ref);
+        if (value.rfind(prefix + " ", 0) != 0) return false;
+        for (size_t i = 1; i < hosts_.size(); ++i) {
+          if (ReadField(i, table, field, ref) != value) return false;
+        }
+        return Converged();
+      },
+      30);
+  return settled ? value : "";
+}
+
 bool SimPool::Converged(const std::vector<size_t>& live) const {
   std::vector<size_t> which = live;
   if (which.empty()) {

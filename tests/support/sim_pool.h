@@ -48,6 +48,12 @@ class SimPool {
                         const std::string& ref) const;
   void WriteField(size_t i, const std::string& table, const std::string& ref,
                   const std::string& field, const std::string& value) const;
+  // Every host writes `field` of `ref` at once, host i the value
+  // "<prefix> host <i>", and waits (up to 30 s) until every host reads the
+  // same one of those values and the pool has converged. Returns that
+  // value, "" when it did not settle.
+  std::string WriteAtOnceAndSettle(const std::string& table, const std::string& ref,
+                                   const std::string& field, const std::string& prefix) const;
   // Host i's master commit ("" when unreachable).
   std::string Master(size_t i) const;
   // Whether every host in `live` (all when empty) has the same master and
