@@ -76,7 +76,7 @@ class EventHub {
   // One round: re-evaluates waiters that have not seen `now`, answers
   // those with events and those past their deadline.
   void Round(const Position& now, Clock::time_point t);
-  rpc::RpcResult Answer(const nlohmann::json& events, const std::string& token);
+  rpc::RpcResult Answer(const EventList& events, const std::string& token);
 
   Store& store_;
   int head_listener_ = 0;

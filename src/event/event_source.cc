@@ -99,12 +99,12 @@ void EventSource::FullResync(const Subscriptions& subs, const Position& now, Eva
     for (const std::string& ref : refs) {
       nlohmann::json snapshot;
       if (!Snapshot(table, ref, &snapshot)) continue;
-      out->events.push_back({{"id", std::to_string(now.generation)},
-                             {"timestamp", "0.0"},
-                             {"class", cls},
-                             {"operation", "add"},
-                             {"ref", ref},
-                             {"snapshot", std::move(snapshot)}});
+      out->events.Add({{"id", std::to_string(now.generation)},
+                       {"timestamp", "0.0"},
+                       {"class", cls},
+                       {"operation", "add"},
+                       {"ref", ref},
+                       {"snapshot", std::move(snapshot)}});
     }
   }
 }
@@ -192,7 +192,7 @@ Evaluation EventSource::Evaluate(const Subscriptions& subs, const std::optional<
                             {"operation", op},
                             {"ref", key.second}};
     if (exists) event["snapshot"] = std::move(snapshot);
-    ev.events.push_back(std::move(event));
+    ev.events.Add(event);
   }
   return ev;
 }

@@ -30,8 +30,33 @@ namespace xgdb::event {
 // wake-up round (hundreds of waiters usually stand on the same commit).
 using DiffMemo = std::map<std::string, std::shared_ptr<const std::vector<GitChange>>>;
 
+// The events of one answer, kept as the JSON text of their array as they
+// are made: a full resync of a big pool is tens of MB of text, and as a
+// tree of nlohmann::json values it took ~18 times that (docs/events.md,
+// "Memory").
+class EventList {
+ public:
+  void Add(const nlohmann::json& event) {
+    text_ += text_.empty() ? "[" : ",";
+    text_ += event.dump();
+    ++count_;
+  }
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  size_t bytes() const { return text_.size(); }
+  // Appends the array's JSON text (as nlohmann's compact dump prints it).
+  void AppendTo(std::string& out) const {
+    out += text_.empty() ? "[" : text_;
+    out += "]";
+  }
+
+ private:
+  std::string text_;  // "[e1,e2" without the closing bracket
+  size_t count_ = 0;
+};
+
 struct Evaluation {
-  nlohmann::json events = nlohmann::json::array();
+  EventList events;
   Position at;          // the position these events bring the client to
   bool resync = false;  // the token was "" or could not be answered
 };
