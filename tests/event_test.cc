@@ -485,8 +485,10 @@ TEST(EventFrom, EventsAfterAMergeCommit) {
   git_signature_now(&sig, "side", "side@test");
   auto commit_on = [&](git_commit* base, std::vector<const git_commit*> parents) {
     git_oid tree_id, id;
-    EXPECT_EQ(git_tree_create_updated(&tree_id, repo, const_cast<git_tree*>(
-                  [&] { git_tree* tr = nullptr; git_commit_tree(&tr, base); return tr; }()), 1, &upd), 0);
+    git_tree* base_tree = nullptr;
+    git_commit_tree(&base_tree, base);
+    EXPECT_EQ(git_tree_create_updated(&tree_id, repo, base_tree, 1, &upd), 0);
+    git_tree_free(base_tree);
     git_tree* tree = nullptr;
     git_tree_lookup(&tree, repo, &tree_id);
     EXPECT_EQ(git_commit_create(&id, repo, nullptr, sig, sig, nullptr, "m", tree, parents.size(),
