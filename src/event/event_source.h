@@ -39,10 +39,8 @@ class EventList {
   void Add(const nlohmann::json& event) {
     text_ += text_.empty() ? "[" : ",";
     text_ += event.dump();
-    ++count_;
   }
-  bool empty() const { return count_ == 0; }
-  size_t size() const { return count_; }
+  bool empty() const { return text_.empty(); }
   size_t bytes() const { return text_.size(); }
   // Appends the array's JSON text (as nlohmann's compact dump prints it).
   void AppendTo(std::string& out) const {
@@ -51,8 +49,7 @@ class EventList {
   }
 
  private:
-  std::string text_;  // "[e1,e2" without the closing bracket
-  size_t count_ = 0;
+  std::string text_;  // "[e1,e2" without the closing bracket; "" for none
 };
 
 struct Evaluation {

@@ -34,7 +34,6 @@ std::string Text(const nlohmann::json& header, const char* key) {
 
 }  // namespace
 
-
 std::string EncodePeerMessage(const PeerMessage& m) {
   nlohmann::json header = nlohmann::json::object();
   if (!m.call.empty()) header["call"] = m.call;

@@ -606,6 +606,16 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
   return EncodePeerMessage(answer);
 }
 
+nlohmann::json PeerStateCounts(const nlohmann::json& status) {
+  nlohmann::json counts = {{"up", 0}, {"suspect", 0}, {"down", 0}, {"unknown", 0}};
+  for (const auto& peer : status.value("peers", nlohmann::json::array())) {
+    std::string state = peer.value("state", "unknown");
+    if (!counts.contains(state)) state = "unknown";
+    counts[state] = counts[state].get<int>() + 1;
+  }
+  return counts;
+}
+
 nlohmann::json Replicator::Status() {
   Heads mine = LocalHeads();
   TreeLinks links = Links();

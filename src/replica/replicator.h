@@ -71,6 +71,10 @@ struct ReplicatorOptions {
   int misses_before_down = 3;
 };
 
+// How many of the peers of a Status() are in each state: {"up": n,
+// "suspect": n, "down": n, "unknown": n} (`status` and the metrics).
+nlohmann::json PeerStateCounts(const nlohmann::json& status);
+
 class Replicator {
  public:
   // The store must have StoreOptions::host_uuid == options.host_uuid and

@@ -185,17 +185,6 @@ std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options,
   return std::make_unique<lock::LockService>(std::move(o));
 }
 
-// How many peers are in each state, from Replicator::Status().
-nlohmann::json PeerCounts(const nlohmann::json& replication) {
-  nlohmann::json counts = {{"up", 0}, {"suspect", 0}, {"down", 0}, {"unknown", 0}};
-  for (const auto& peer : replication.value("peers", nlohmann::json::array())) {
-    std::string state = peer.value("state", "unknown");
-    if (!counts.contains(state)) state = "unknown";
-    counts[state] = counts[state].get<int>() + 1;
-  }
-  return counts;
-}
-
 }  // namespace
 
 int RunDaemon(const DaemonOptions& options) {
@@ -311,7 +300,7 @@ int RunDaemon(const DaemonOptions& options) {
         {"served_head", store->ServedHead()},
         {"sync_commit", options.sync_commit},
         {"metrics", metrics_endpoint},
-        {"peers", replicator ? PeerCounts(replicator->Status()) : nlohmann::json(nullptr)},
+        {"peers", replicator ? replica::PeerStateCounts(replicator->Status()) : nlohmann::json(nullptr)},
         {"locks", locks ? locks->Status() : nlohmann::json(nullptr)}};
     reply(rpc::SuccessResult("Status", status));
   });
@@ -338,12 +327,14 @@ int RunDaemon(const DaemonOptions& options) {
   store->StartCommitter(options.commit_interval_ms);
   HttpServer server(server_options, MakeHandler(*store, tasks, extensions, replicator.get(),
                                                 options.sync_commit, metrics));
-  metrics.SetSources(MetricSources{
-      store.get(), [&tasks] { return tasks.List().size(); },
-      [&events] { return events.waiting(); }, [&server] { return server.open_connections(); },
-      replicator ? std::function<nlohmann::json()>([&] { return replicator->Status(); })
-                 : nullptr,
-      locks ? std::function<nlohmann::json()>([&] { return locks->Status(); }) : nullptr});
+  MetricSources sources;
+  sources.store = store.get();
+  sources.open_tasks = [&tasks] { return tasks.List().size(); };
+  sources.event_waiters = [&events] { return events.waiting(); };
+  sources.open_connections = [&server] { return server.open_connections(); };
+  if (replicator) sources.replication = [&replicator] { return replicator->Status(); };
+  if (locks) sources.locks = [&locks] { return locks->Status(); };
+  metrics.SetSources(std::move(sources));
   std::unique_ptr<MetricsServer> metrics_server;
   try {
     if (options.metrics) {

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "replica/replicator.h"
 #include "xgdb/store.h"
 #include "xgdb/version.h"
 
@@ -100,43 +101,48 @@ void AddStore(Store& store, Snapshot& out) {
             store.BackgroundError() ? 1 : 0);
 }
 
+// A per-peer figure of Replicator::Status(), as one metric family.
+struct PeerFigure {
+  const char* name;
+  const char* help;
+  const char* key;
+  double scale;  // 0.001 for milliseconds shown as seconds
+  bool counter;
+};
+constexpr PeerFigure kPeerFigures[] = {
+    {"xapi_gitdb_peer_lag_seconds",
+     "How long the peer has lacked some of this host's commits (0: in sync)", "lag_ms", 0.001,
+     false},
+    {"xapi_gitdb_peer_lag_commits", "This host's commits the peer lacks", "lag_commits", 1,
+     false},
+    {"xapi_gitdb_peer_clock_skew_seconds", "The peer's wall clock minus ours", "clock_skew_ms",
+     0.001, false},
+    {"xapi_gitdb_peer_received_bytes_total", "Bytes of the peer's answers and calls", "bytes_in",
+     1, true},
+    {"xapi_gitdb_peer_sent_bytes_total", "Bytes sent to the peer", "bytes_out", 1, true},
+};
+
 void AddPeers(const nlohmann::json& status, Snapshot& out) {
-  const nlohmann::json peers = status.value("peers", nlohmann::json::array());
-  std::map<std::string, int> states = {{"up", 0}, {"suspect", 0}, {"down", 0}, {"unknown", 0}};
-  for (const nlohmann::json& p : peers) ++states[p.value("state", "unknown")];
-  for (const auto& [state, count] : states) {
-    out.Gauge("xapi_gitdb_peers", "Peers by state", count, {"state", state});
+  const nlohmann::json counts = replica::PeerStateCounts(status);  // outlives the loop
+  for (const auto& [state, count] : counts.items()) {
+    out.Gauge("xapi_gitdb_peers", "Peers by state", count.get<double>(), {"state", state});
   }
+  const nlohmann::json peers = status.value("peers", nlohmann::json::array());
   for (const nlohmann::json& p : peers) {
     out.Gauge("xapi_gitdb_peer_up", "1 when the peer answers", p.value("state", "") == "up",
               {"peer", p.value("uuid", "")});
   }
-  for (const nlohmann::json& p : peers) {
-    if (auto ms = Known(p, "lag_ms")) {
-      out.Gauge("xapi_gitdb_peer_lag_seconds",
-                "How long the peer has lacked some of this host's commits (0: in sync)",
-                *ms / 1000.0, {"peer", p.value("uuid", "")});
+  for (const PeerFigure& f : kPeerFigures) {
+    for (const nlohmann::json& p : peers) {
+      std::optional<double> value = Known(p, f.key);
+      if (!value) continue;
+      ClientMetric::Label peer{"peer", p.value("uuid", "")};
+      if (f.counter) {
+        out.Counter(f.name, f.help, *value * f.scale, peer);
+      } else {
+        out.Gauge(f.name, f.help, *value * f.scale, peer);
+      }
     }
-  }
-  for (const nlohmann::json& p : peers) {
-    if (auto commits = Known(p, "lag_commits")) {
-      out.Gauge("xapi_gitdb_peer_lag_commits", "This host's commits the peer lacks", *commits,
-                {"peer", p.value("uuid", "")});
-    }
-  }
-  for (const nlohmann::json& p : peers) {
-    if (auto ms = Known(p, "clock_skew_ms")) {
-      out.Gauge("xapi_gitdb_peer_clock_skew_seconds", "The peer's wall clock minus ours",
-                *ms / 1000.0, {"peer", p.value("uuid", "")});
-    }
-  }
-  for (const nlohmann::json& p : peers) {
-    out.Counter("xapi_gitdb_peer_received_bytes_total", "Bytes of the peer's answers and calls",
-                p.value("bytes_in", 0.0), {"peer", p.value("uuid", "")});
-  }
-  for (const nlohmann::json& p : peers) {
-    out.Counter("xapi_gitdb_peer_sent_bytes_total", "Bytes sent to the peer",
-                p.value("bytes_out", 0.0), {"peer", p.value("uuid", "")});
   }
   out.Counter("xapi_gitdb_conflicts_total",
               "Conflicts settled by the replication merges this host derived",

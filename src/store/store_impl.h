@@ -119,9 +119,8 @@ struct Store::Impl {
   // Writes a commit of `root` on master (parent: master if any), packs the
   // new objects, moves master. git_mu held. Returns the commit id.
   git_oid WriteCommit(const git_oid& root, const std::string& message);
-  // Rewrites the loaded image (db) of a repository in an earlier format as
-  // one commit in the current format (Store::Open).
-  // Commits master in format 3 (docs/format.md, "Earlier formats").
+  // Commits master, read in format `from` (1 or 2), in format 3
+  // (Store::Open; docs/format.md, "Earlier formats").
   void UpgradeFormat(const git_tree* old_root, int from);
   // The full commit message: first line, summary lines, Host trailer.
   std::string Message(const std::string& first_line, const std::vector<std::string>& summary,
