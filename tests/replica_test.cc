@@ -12,6 +12,7 @@
 #include "merge_test_util.h"
 #include "replica/derive.h"
 #include "replica/peer_message.h"
+#include "replica/quarantine.h"
 #include "replica/thin_pack.h"
 #include "replica/topology.h"
 #include "store_test_util.h"
@@ -115,6 +116,13 @@ TEST_F(DeriveTest, ConcurrentChangesToOneFieldKeepTheLaterCommitsAndSayWhat) {
                                 "' over '" + lost + "'");
   EXPECT_NE(Git(f.path, "show -s --format=%B " + d.commit).output.find(d.conflicts[0]),
             std::string::npos);
+  // Either side may be "ours" (a fold of three heads merges in id order):
+  // the same commit, which the quarantine check accepts.
+  EXPECT_EQ(replica::MergeHeads(repo.get(), std::max(f.ours, f.theirs), std::min(f.ours, f.theirs),
+                                nullptr),
+            d.commit);
+  replica::HostRefCache cache;
+  EXPECT_FALSE(replica::FindViolation(repo.get(), "h", d.commit, {f.ours, f.theirs}, &cache));
 }
 
 // The commit `of` again, with `message` and committer time `when` (seconds).
@@ -310,6 +318,54 @@ TEST_F(ThinPackTest, TreeNamesGitWouldRefuseAreRefused) {
 }
 
 // ---- Peer messages and the tree ----
+
+// A lying peer's merge: parents of a real fork, but a tree that is not
+// their merge (here, one side's tree). Every host would write the true
+// merge, so the forged one is found; the true one passes.
+TEST_F(DeriveTest, AMergeThatIsNotTheMergeOfItsParentsIsFound) {
+  Fork f = MakeFork(dir_ / "r", StoreTestSchema(), Vms(2), [](Database& db) { Label(db, 0, "a"); },
+                    [](Database& db) { Label(db, 1, "b"); });
+  auto repo = OpenRepo(f.path);
+  std::string honest = DeriveMaster(repo.get(), {{"h1", f.ours}, {"h2", f.theirs}}).commit;
+  replica::HostRefCache cache;
+  EXPECT_FALSE(replica::FindViolation(repo.get(), "h2", honest, {f.ours, f.theirs}, &cache));
+  std::string first = std::min(f.ours, f.theirs), second = std::max(f.ours, f.theirs);
+  CommandResult forged = test::Run(
+      "GIT_AUTHOR_NAME='xapi-gitdb merge' GIT_COMMITTER_NAME='xapi-gitdb merge' git --git-dir=" +
+      ShellQuote(f.path) + " commit-tree " + f.ours + "^{tree} -p " + first + " -p " + second +
+      " -m 'Merge " + first + " and " + second + "'");
+  ASSERT_EQ(forged.exit_code, 0) << forged.output;
+  std::string lie = forged.output.substr(0, 40);
+  std::optional<replica::Violation> v =
+      replica::FindViolation(repo.get(), "h2", lie, {f.ours, f.theirs}, &cache);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->commit, lie);
+  EXPECT_EQ(v->host, "h2");
+  EXPECT_NE(v->reason.find("is not the merge of its parents"), std::string::npos) << v->reason;
+  EXPECT_NE(v->reason.find(honest), std::string::npos) << v->reason;
+}
+
+TEST(PeerMessageTest, AForwardCarriesItsBodyBeforeThePack) {
+  replica::PeerMessage m;
+  m.call = "forward";
+  m.from = "0e6f-host";
+  m.protocol = "v1";
+  m.body = "<methodCall>\n\x01\xff</methodCall>";  // any bytes, newlines too
+  m.pack = std::string("PACK\0\n", 6);
+  m.status = 200;
+  replica::PeerMessage back = replica::DecodePeerMessage(replica::EncodePeerMessage(m));
+  EXPECT_EQ(back.call, "forward");
+  EXPECT_EQ(back.protocol, "v1");
+  EXPECT_EQ(back.body, m.body);
+  EXPECT_EQ(back.pack, m.pack);
+  EXPECT_EQ(back.status, 200);
+  for (const char* bad : {R"({"call":"forward","from":"a"})",
+                          R"({"call":"forward","from":"a","protocol":"v3"})",
+                          R"({"call":"forward","from":"a","protocol":"v2","body_bytes":9})",
+                          R"({"from":"a","status":42})", R"({"from":"a","body_bytes":-1})"}) {
+    EXPECT_THROW(replica::DecodePeerMessage(std::string(bad) + "\nabc"), Error) << bad;
+  }
+}
 
 TEST(PeerMessageTest, RoundTripsAndRefusesWhatCouldEscapeTheRepository) {
   replica::PeerMessage m;

@@ -1,6 +1,7 @@
 // The pool's view from one host (docs/replication.md): `peers` asks the
 // running daemon how its peers are doing; `conflicts` lists the decisions
-// replication merges recorded in master's history.
+// replication merges recorded in master's history; `quarantine` lists the
+// peers' heads the daemon refused (ownership, docs/replication.md).
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -13,15 +14,20 @@
 namespace xgdb::cli {
 namespace {
 
-int RunPeers(const GlobalOptions& global) {
+// What the running daemon's replicator says (the Peer_list call).
+nlohmann::json ReplicationStatus(const GlobalOptions& global) {
   RequireRepository(global);
   std::optional<RepositoryHolder> daemon = Store::Holder(global.repo);
   if (!daemon) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "no daemon serves " + global.repo + ": peers are what a running daemon sees");
+    throw Error(ErrorKind::kInvalidArgument, "no daemon serves " + global.repo +
+                                                 ": peers are what a running daemon sees");
   }
-  nlohmann::json status =
-      CallDaemon(*daemon, "list peers", "/xapi_gitdb", nlohmann::json::array({"Peer_list", nlohmann::json::object()}))[1];
+  return CallDaemon(*daemon, "list peers", "/xapi_gitdb",
+                    nlohmann::json::array({"Peer_list", nlohmann::json::object()}))[1];
+}
+
+int RunPeers(const GlobalOptions& global) {
+  nlohmann::json status = ReplicationStatus(global);
   if (global.json) {
     PrintJson(status);
     return 0;
@@ -73,6 +79,22 @@ int RunConflicts(const GlobalOptions& global, size_t max_commits) {
   return 0;
 }
 
+int RunQuarantine(const GlobalOptions& global) {
+  nlohmann::json refused = ReplicationStatus(global)["quarantined"];
+  if (global.json) {
+    PrintJson(refused);
+    return 0;
+  }
+  for (const auto& q : refused) {
+    std::string fields;
+    for (const auto& f : q["fields"]) fields += (fields.empty() ? "" : ", ") + f.get<std::string>();
+    std::printf("host %s, head %s\n  %s\n", q["host"].get<std::string>().c_str(),
+                q["head"].get<std::string>().c_str(), q["reason"].get<std::string>().c_str());
+    if (!fields.empty()) std::printf("  fields: %s\n", fields.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 void RegisterPoolCommands(CLI::App& app, GlobalOptions& global, CommandTable& table) {
@@ -80,6 +102,12 @@ void RegisterPoolCommands(CLI::App& app, GlobalOptions& global, CommandTable& ta
   peers->footer("Per peer: address, state (up, suspect, down), role in the tree, whether it\n"
                 "holds every head this host holds, last exchange, round trip, bytes.");
   table.Add(peers, [&global] { return RunPeers(global); });
+
+  auto* quarantine = app.add_subcommand(
+      "quarantine", "Peers' heads refused for changing what their host does not own");
+  quarantine->footer("Per host: the refused head (kept as refs/quarantine/<uuid>), the first\n"
+                     "commit that broke a rule, why, and the fields it changed.");
+  table.Add(quarantine, [&global] { return RunQuarantine(global); });
 
   auto max_commits = std::make_shared<size_t>(10000);
   auto* conflicts =

@@ -76,6 +76,30 @@ bool Contains(git_repository* repo, const std::string& descendant, const std::st
   return rc == 1;
 }
 
+std::string MergeHeads(git_repository* repo, const std::string& ours, const std::string& theirs,
+                       std::vector<std::string>* conflicts) {
+  int64_t ours_time = CommitTime(repo, ours), theirs_time = CommitTime(repo, theirs);
+  bool theirs_later = theirs_time != ours_time ? theirs_time > ours_time : theirs > ours;
+  merge::MergeOptions options;
+  options.order = merge::ParentOrder::kSorted;
+  options.winner = theirs_later ? merge::Winner::kTheirs : merge::Winner::kOurs;
+  merge::MergeOutcome merged = merge::MergeCommits(repo, ours, theirs, options);
+  // Only conflicts need the (history-walking) fencing rule: none, no walk.
+  if (!merged.resolved.empty()) {
+    std::optional<merge::Winner> fenced = FencedWinner(repo, ours, theirs, merged.base);
+    if (fenced && *fenced != options.winner) {
+      options.winner = *fenced;
+      merged = merge::MergeCommits(repo, ours, theirs, options);
+    }
+  }
+  if (conflicts != nullptr) {
+    for (const merge::Conflict& c : merged.resolved) {
+      conflicts->push_back(merge::ConflictLine(c, options.winner));
+    }
+  }
+  return merged.commit;
+}
+
 DerivedMaster DeriveMaster(git_repository* repo, const Heads& heads) {
   DerivedMaster out;
   // Usually one head is ahead of all others (hosts commit on the master
@@ -96,25 +120,7 @@ DerivedMaster DeriveMaster(git_repository* repo, const Heads& heads) {
   if (out.frontier.empty()) return out;
   std::string master = out.frontier.front();
   for (size_t i = 1; i < out.frontier.size(); ++i) {
-    const std::string& theirs = out.frontier[i];
-    int64_t ours_time = CommitTime(repo, master), theirs_time = CommitTime(repo, theirs);
-    bool theirs_later = theirs_time != ours_time ? theirs_time > ours_time : theirs > master;
-    merge::MergeOptions options;
-    options.order = merge::ParentOrder::kSorted;
-    options.winner = theirs_later ? merge::Winner::kTheirs : merge::Winner::kOurs;
-    merge::MergeOutcome merged = merge::MergeCommits(repo, master, theirs, options);
-    // Only conflicts need the (history-walking) fencing rule: none, no walk.
-    if (!merged.resolved.empty()) {
-      std::optional<merge::Winner> fenced = FencedWinner(repo, master, theirs, merged.base);
-      if (fenced && *fenced != options.winner) {
-        options.winner = *fenced;
-        merged = merge::MergeCommits(repo, master, theirs, options);
-      }
-    }
-    for (const merge::Conflict& c : merged.resolved) {
-      out.conflicts.push_back(merge::ConflictLine(c, options.winner));
-    }
-    master = merged.commit;
+    master = MergeHeads(repo, master, out.frontier[i], &out.conflicts);
   }
   out.commit = master;
   return out;

@@ -35,6 +35,13 @@ struct DerivedMaster {
 // Error(kCorrupt/kInvalidArgument) on unreadable or unrelated heads.
 DerivedMaster DeriveMaster(git_repository* repo, const Heads& heads);
 
+// One step of the fold: the merge of two heads as every host writes it
+// (parents in id order, the later side or the newer lock token winning
+// what cannot merge). The same whichever is `ours`. Appends the decisions'
+// "Conflict:" lines to `conflicts` (may be null).
+std::string MergeHeads(git_repository* repo, const std::string& ours, const std::string& theirs,
+                       std::vector<std::string>* conflicts);
+
 // True when `descendant` is `ancestor` or has it in its history; both must
 // exist.
 bool Contains(git_repository* repo, const std::string& descendant, const std::string& ancestor);

@@ -44,7 +44,10 @@ std::string EncodePeerMessage(const PeerMessage& m) {
   if (m.partial) header["partial"] = true;
   if (m.time_ms > 0) header["time_ms"] = m.time_ms;
   if (!m.error.empty()) header["error"] = {{"kind", m.error_kind}, {"message", m.error}};
-  return header.dump() + "\n" + m.pack;
+  if (!m.protocol.empty()) header["protocol"] = m.protocol;
+  if (m.status != 0) header["status"] = m.status;
+  if (!m.body.empty()) header["body_bytes"] = m.body.size();
+  return header.dump() + "\n" + m.body + m.pack;
 }
 
 PeerMessage DecodePeerMessage(std::string_view bytes) {
@@ -54,7 +57,9 @@ PeerMessage DecodePeerMessage(std::string_view bytes) {
   if (!header.is_object()) Bad("the header is not a JSON object");
   PeerMessage m;
   m.call = Text(header, "call");
-  if (!m.call.empty() && m.call != "push" && m.call != "fetch") Bad("unknown call " + m.call);
+  if (!m.call.empty() && m.call != "push" && m.call != "fetch" && m.call != "forward") {
+    Bad("unknown call " + m.call);
+  }
   m.from = Text(header, "from");
   if (!store::IsHostUuid(m.from)) Bad("from is not a host uuid");
   m.master = Text(header, "master");
@@ -86,7 +91,26 @@ PeerMessage DecodePeerMessage(std::string_view bytes) {
     m.error_kind = error->value("kind", "");
     m.error = error->value("message", "refused");
   }
-  m.pack = std::string(bytes.substr(eol + 1));
+  m.protocol = Text(header, "protocol");
+  if (m.call == "forward" && m.protocol != "v1" && m.protocol != "v2") {
+    Bad("a forward's protocol is not v1 or v2");
+  }
+  if (auto status = header.find("status"); status != header.end()) {
+    if (!status->is_number_integer() || status->get<int64_t>() < 100 ||
+        status->get<int64_t>() > 599) {
+      Bad("status is not an HTTP status");
+    }
+    m.status = status->get<int>();
+  }
+  std::string_view tail = bytes.substr(eol + 1);
+  if (auto length = header.find("body_bytes"); length != header.end()) {
+    if (!length->is_number_unsigned() || length->get<uint64_t>() > tail.size()) {
+      Bad("body_bytes is not a length within the message");
+    }
+    m.body = std::string(tail.substr(0, length->get<size_t>()));
+    tail.remove_prefix(m.body.size());
+  }
+  m.pack = std::string(tail);
   return m;
 }
 

@@ -5,8 +5,10 @@
 //    "digest":"<40 hex>","partial":true}\n<pack>
 //
 // Calls: "push" (here are my heads and a pack of what you lack; answer your
-// heads) and "fetch" (here are my heads; answer yours and a pack of what I
-// lack). An answer has no "call"; a refused call answers {"error": {...}}.
+// heads), "fetch" (here are my heads; answer yours and a pack of what I
+// lack) and "forward" (make this write of xapi's protocol as the owner of
+// its row; answer its reply, your heads and a pack of what I lack). An
+// answer has no "call"; a refused call answers {"error": {...}}.
 #ifndef XGDB_REPLICA_PEER_MESSAGE_H_
 #define XGDB_REPLICA_PEER_MESSAGE_H_
 
@@ -17,6 +19,9 @@
 #include "replica/derive.h"
 
 namespace xgdb::replica {
+
+// Where peers' calls are posted, on the daemon's TCP port.
+inline constexpr char kPeerPath[] = "/xapi_gitdb/peer";
 
 struct PeerMessage {
   std::string call;    // "push", "fetch"; "" in answers
@@ -32,6 +37,13 @@ struct PeerMessage {
   // 0: not given. Answers carry it so callers can tell clock skew.
   int64_t time_ms = 0;
   std::string error_kind, error;  // a refused call's answer
+  // "forward": the protocol of the request's `body`, "v1" or "v2".
+  std::string protocol;
+  // "forward": the request's body; in its answer, the reply's body (the
+  // error's text when `status` is not 200). Sent before the pack, its length
+  // in the header ("body_bytes").
+  std::string body;
+  int status = 0;      // "forward" answers: the reply's HTTP status
   std::string pack;    // a pack (thin_pack.h), or ""
 };
 

@@ -25,8 +25,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr char kPeerPath[] = "/xapi_gitdb/peer";
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
       .count();
@@ -153,6 +151,7 @@ void Replicator::Start() {
     WakeNeighbours();
   });
   DeriveNow();
+  quarantine_.Load(HeldCommits());
   for (auto& peer : peers_) {
     Peer* p = peer.get();
     p->thread = std::thread([this, p] { PeerLoop(*p); });
@@ -360,12 +359,12 @@ std::vector<std::string> Replicator::Ahead(const Heads& mine, const Heads& their
       continue;
     } else if (HaveCommit(it->second) && Contains(repo_.get(), head, it->second)) {
       wants.push_back(head);
-    } else {
+    } else if (!RefusedLocked(host, it->second)) {
       *behind = true;  // theirs is ahead (or diverged: Apply says so)
     }
   }
   for (const auto& [host, head] : theirs) {
-    if (!mine.count(host)) *behind = true;
+    if (!mine.count(host) && !RefusedLocked(host, head)) *behind = true;
   }
   return wants;
 }
@@ -481,6 +480,18 @@ Heads Replicator::Learn(Peer& p, const PeerMessage& answer, const Heads& sent, b
   return theirs;
 }
 
+bool Replicator::RefusedLocked(const std::string& host, const std::string& head) {
+  return HaveCommit(head) && quarantine_.Refused(repo_.get(), host, head);
+}
+
+std::vector<std::string> Replicator::HeldCommits() {
+  std::vector<std::string> held;
+  for (const auto& [host, head] : LocalHeads()) held.push_back(head);
+  std::string master = store_.Head();
+  if (!master.empty()) held.push_back(master);
+  return held;
+}
+
 bool Replicator::Apply(const std::string& from, const Heads& heads, const std::string& pack,
                        std::vector<std::string>* missing) {
   std::lock_guard<std::mutex> apply_lock(apply_mu_);
@@ -501,6 +512,7 @@ bool Replicator::Apply(const std::string& from, const Heads& heads, const std::s
         continue;
       }
       if (!current.empty() && Contains(repo_.get(), current, head)) continue;  // old news
+      if (quarantine_.Refused(repo_.get(), host, head)) continue;  // logged when first seen
       forward = current.empty() || Contains(repo_.get(), head, current);
     }
     if (!forward) {
@@ -510,6 +522,7 @@ bool Replicator::Apply(const std::string& from, const Heads& heads, const std::s
                    from, current);
       continue;
     }
+    if (quarantine_.Check(host, head, HeldCommits())) continue;
     store_.MoveRef(ref, head, current, "replicate: from " + from);
     SetHead(host, head);
     moved = true;
@@ -564,6 +577,8 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
     if (request.call == "push") {
       std::vector<std::string> missing;
       Apply(request.from, request.heads, request.pack, &missing);
+    } else if (request.call == "forward") {
+      MakeForwardedWrite(request, &answer);
     }
     Heads mine = LocalHeads();
     answer.master = store_.Head();
@@ -572,7 +587,7 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
     bool same = answer.digest == request.digest;
     answer.partial = same;
     if (!same) answer.heads = mine;
-    if (request.call == "fetch") {
+    if (request.call == "fetch" || request.call == "forward") {  // with what it lacks
       bool behind = false;
       std::vector<std::string> wants = Ahead(mine, request.heads, &behind);
       answer.pack = Pack(wants, request.heads, request.master);
@@ -676,6 +691,7 @@ nlohmann::json Replicator::Status() {
   }
   return {{"host", options_.host_uuid}, {"master", store_.Head()}, {"heads", mine},
           {"fanout", options_.fanout}, {"conflicts", conflicts_.load()},
+          {"quarantined", quarantine_.ToJson()},
           {"peers", std::move(peers)}};
 }
 

@@ -21,8 +21,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -31,7 +33,9 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "replica/derive.h"
+#include "replica/quarantine.h"
 #include "replica/topology.h"
+#include "rpc/dispatcher.h"
 #include "store/git_ptr.h"
 
 namespace xgdb {
@@ -69,6 +73,12 @@ struct ReplicatorOptions {
   int exchange_ms = 3000;
   int call_timeout_ms = 2000;
   int misses_before_down = 3;
+  // How long a forwarded write may take at its owner (it waits for a commit).
+  int forward_timeout_ms = 10000;
+  // Makes a write a peer forwarded to this host, as its owner, exactly as a
+  // local one, and returns once it is committed (docs/replication.md,
+  // "Writes to another host's objects"). Unset: forwards are refused.
+  std::function<rpc::RpcResult(rpc::ProtocolVersion, std::string_view body)> make_write;
 };
 
 // How many of the peers of a Status() are in each state: {"up": n,
@@ -93,6 +103,15 @@ class Replicator {
   // body. Never throws: a refused call is an answer with an error.
   std::string HandlePeerCall(std::string_view body);
 
+  // A write of xapi's protocol (`version` v1 or v2) to a row another host
+  // owns is sent to that host, which makes it and answers; the answer is its
+  // reply, and its commit is merged here before this returns (a client
+  // reads its own write). An unreachable owner gives a 500 saying so.
+  // nullopt: make it here (not a write, a body the dispatcher will refuse,
+  // no peers, the row owned here or by nobody).
+  std::optional<rpc::RpcResult> ForwardIfOwnedElsewhere(rpc::ProtocolVersion version,
+                                                        std::string_view body);
+
   // This host and every peer as `xapi-gitdb peers --json` shows them.
   nlohmann::json Status();
 
@@ -111,6 +130,10 @@ class Replicator {
   // it holds the same) and that it lives. Returns its heads.
   Heads Learn(Peer& peer, const PeerMessage& answer, const Heads& sent, bool sent_pack);
   bool HaveCommit(const std::string& hex);  // git_mu_ held
+  // Whether a peer's head for `host` is quarantined (git_mu_ held).
+  bool RefusedLocked(const std::string& host, const std::string& head);
+  // The commits whose history this host has checked: its heads and master.
+  std::vector<std::string> HeldCommits();
   // refs/hosts/* as cached (moved only by this replicator and, for this
   // host, with master); ReadHeads reads them from the repository.
   Heads LocalHeads();
@@ -127,6 +150,9 @@ class Replicator {
   std::vector<std::string> Ahead(const Heads& mine, const Heads& theirs, bool* behind);
   std::string Pack(const std::vector<std::string>& wants, const Heads& theirs,
                    const std::string& their_master);
+  // Makes a forwarded write (HandlePeerCall), refusing one whose row this
+  // host does not own (ownership moved on: the caller's view was old).
+  void MakeForwardedWrite(const PeerMessage& request, PeerMessage* answer);
   bool IsNeighbour(const std::string& uuid);
   void WakeNeighbours();
   Peer* FindPeer(const std::string& uuid);
@@ -145,6 +171,7 @@ class Replicator {
   // Conflicts settled by the merges this host derived since it started
   // (each is a "Conflict:" line of its merge commit).
   std::atomic<uint64_t> conflicts_{0};
+  Quarantine quarantine_{store_};  // peers' heads refused (quarantine.h)
   std::vector<std::unique_ptr<Peer>> peers_;
   std::atomic<bool> stop_{false};
   std::mutex stop_mu_;

@@ -76,9 +76,30 @@ void WaitForCommit(Store& store, uint64_t before, bool sync_commit) {
   }
 }
 
+// Runs a call of xapi's protocol on master's image, holding master's write
+// gate shared so a task merge never interleaves with it, and answers once
+// the commit promise of the mode is kept.
+rpc::RpcResult CallOnMaster(Store& store, rpc::ProtocolVersion version, std::string_view body,
+                            bool sync_commit) {
+  uint64_t before = store.db().Sequence();
+  rpc::RpcResult result;
+  {
+    std::shared_lock<std::shared_mutex> gate(store.master_gate());
+    result = rpc::Dispatcher::HandleOn(store.db(), version, body);
+  }
+  try {
+    WaitForCommit(store, before, sync_commit);
+  } catch (const Error& e) {
+    // Not durable (a background error): the client must not take it as
+    // done. The write stays in the image and a later retry commits it.
+    result = rpc::RpcResult{500, "", e.what()};
+  }
+  return result;
+}
+
 // xapi's calls run on master's image, or on a task's image when they carry
-// the x-xgdb-task header (docs/tasks.md); master calls hold master's write
-// gate shared so a task merge never interleaves with them. Our own calls
+// the x-xgdb-task header (docs/tasks.md); in a pool, a write to a row
+// another host owns goes to that host (docs/replication.md). Our own calls
 // (tasks, events, history) go to the extension registry, where a call may
 // answer later.
 // Every answer is counted in `metrics` on its way out.
@@ -120,19 +141,13 @@ Handler MakeHandler(Store& store, task::TaskManager& tasks,
       respond(std::move(result));
       return;
     }
-    uint64_t before = store.db().Sequence();
-    rpc::RpcResult result;
-    tasks.Run("", [&](Database& db) {
-      result = rpc::Dispatcher::HandleOn(db, request.version, request.body);
-    });
-    try {
-      WaitForCommit(store, before, sync_commit);
-    } catch (const Error& e) {
-      // Not durable (a background error): the client must not take it as
-      // done. The write stays in the image and a later retry commits it.
-      result = rpc::RpcResult{500, "", e.what()};
+    if (replicator != nullptr) {  // a write to another host's row: its owner makes it
+      if (auto forwarded = replicator->ForwardIfOwnedElsewhere(request.version, request.body)) {
+        respond(std::move(*forwarded));
+        return;
+      }
     }
-    respond(std::move(result));
+    respond(CallOnMaster(store, request.version, request.body, sync_commit));
   };
 }
 
@@ -238,6 +253,11 @@ int RunDaemon(const DaemonOptions& options) {
     replica::ReplicatorOptions replica_options;
     replica_options.host_uuid = options.host_uuid;
     replica_options.fanout = options.fanout;
+    // A forwarded write is answered once committed, whatever the mode: the
+    // host that forwarded it holds nothing of it until then.
+    replica_options.make_write = [&store](rpc::ProtocolVersion version, std::string_view body) {
+      return CallOnMaster(*store, version, body, true);
+    };
     if (!options.secret_files.empty()) replica_options.secret_file = options.secret_files.front();
     try {
       for (const std::string& spec : options.peers) {

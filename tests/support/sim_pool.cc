@@ -112,6 +112,13 @@ void SimPool::WriteField(size_t i, const std::string& table, const std::string& 
   EXPECT_EQ(a, nlohmann::json::parse(R"(["Write_field",null])")) << "host " << i;
 }
 
+std::string SimPool::OwnedVm(size_t i) const {
+  nlohmann::json a = Call(i, {"Read_field_where",
+                              {{"table", "VM"}, {"return", "_ref"}, {"where_field", "resident_on"},
+                               {"where_value", hosts_[i].ref}}});
+  return a.is_array() && a.size() == 2 && !a[1].empty() ? a[1][0].get<std::string>() : "";
+}
+
 std::string SimPool::Master(size_t i) const {
   nlohmann::json j = Ours(i, {"Peer_list", nlohmann::json::object()}, 5000);
   return j.is_array() && j.size() == 2 ? j[1].value("master", "") : "";

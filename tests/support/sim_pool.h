@@ -54,6 +54,9 @@ class SimPool {
   // value, "" when it did not settle.
   std::string WriteAtOnceAndSettle(const std::string& table, const std::string& ref,
                                    const std::string& field, const std::string& prefix) const;
+  // A VM resident on host i (so owned by it, docs/ownership.md), as host i
+  // reads; "" when none.
+  std::string OwnedVm(size_t i) const;
   // Host i's master commit ("" when unreachable).
   std::string Master(size_t i) const;
   // Whether every host in `live` (all when empty) has the same master and
