@@ -168,6 +168,18 @@ TEST(Ownership, ErrorMessageNamesTableRefOwnerAndActor) {
   }
 }
 
+// A pool joins and ejects hosts (xapi does it on the master, and an
+// ejected host may be dead): any host adds or removes a host row; only the
+// host itself changes it.
+TEST(Ownership, AnyHostAddsOrRemovesAHostRowOnlyItChangesIt) {
+  EXPECT_EQ(Check(kA, [](Database& db) { db.DeleteRow("host", kB); }), "");
+  EXPECT_EQ(Check(kA, [](Database& db) {
+              db.CreateRow("host", {{"uuid", "h-c"}}, R("host-c"));
+            }),
+            "");
+  EXPECT_EQ(Check(kA, Write("host", kB, "name__label", "b")), "host " + kB + " " + kB + " " + kA);
+}
+
 TEST(Ownership, OnlyTheOldOwnerMovesAVm) {
   EXPECT_EQ(Check(kA, Write("VM", R("vm-a"), "resident_on", kB)), "");
   EXPECT_EQ(Check(kB, Write("VM", R("vm-a"), "resident_on", kB)),

@@ -162,20 +162,30 @@ int Main(int argc, char** argv) {
   std::string bin = self.substr(0, self.rfind('/')) + "/xapi-gitdb";
 
   auto started = Clock::now();
-  Pool pool(bin, dir, hosts, fanout, 2 * writes + 64, no_fsync);
+  Pool pool(bin, dir, hosts, fanout, 3 * writes + 64, no_fsync);
   std::vector<Host>& hs = pool.hosts();
   std::printf("pool of %d daemons up in %.1f s (%s)\n", hosts, Seconds(started), dir.c_str());
   if (pool.WaitConverged(60) < 0) throw Error(ErrorKind::kIo, "the pool did not converge");
-  std::vector<std::string> vms =
-      Call(hs[0].socket, "/remote_db_access_v2", {"Read_refs", "VM"})[1];
+  // Each host writes the VMs resident on it, as xapi does: a write to
+  // another host's VM would be forwarded to it (measured apart, below).
+  std::vector<std::vector<std::string>> owned(hs.size());
+  for (size_t h = 0; h < hs.size(); ++h) {
+    owned[h] = Call(hs[h].socket, "/remote_db_access_v2",
+                    {"Read_field_where", {{"table", "VM"}, {"return", "_ref"},
+                                          {"where_field", "resident_on"},
+                                          {"where_value", hs[h].ref}}})[1];
+    if (owned[h].empty()) throw Error(ErrorKind::kIo, "no VM is resident on " + hs[h].uuid);
+  }
   Arrivals arrivals(hs);
   std::this_thread::sleep_for(std::chrono::seconds(1));  // watchers took their first token
   std::mt19937 rng(7);
-  std::shuffle(vms.begin(), vms.end(), rng);
   int k = 0;
   std::vector<std::pair<std::string, std::string>> written;  // (vm, value)
+  // Each VM is written once (a later write would hide an earlier one's
+  // event) while its host has one left.
+  std::vector<size_t> used(hs.size(), 0);
   auto write = [&](size_t host) {
-    std::string vm = vms[static_cast<size_t>(k) % vms.size()];
+    std::string vm = owned[host][used[host]++ % owned[host].size()];
     std::string value = Value(++k);
     written.emplace_back(vm, value);
     auto t0 = Clock::now();
@@ -184,9 +194,9 @@ int Main(int argc, char** argv) {
     return std::make_pair(value, t0);
   };
   auto random_live = [&] {
-    while (true) {
+    for (int tries = 0;; ++tries) {
       size_t h = std::uniform_int_distribution<size_t>(0, hs.size() - 1)(rng);
-      if (hs[h].alive) return h;
+      if (hs[h].alive && (used[h] < owned[h].size() || tries > 1000)) return h;
     }
   };
 
@@ -297,9 +307,11 @@ int Main(int argc, char** argv) {
   // Every write on every host, read back at the end (a missing event and a
   // lost write look alike above; this tells them apart).
   int lost = 0;
+  std::map<std::string, std::string> last_values(written.begin(), written.end());
+  for (const auto& [vm, value] : written) last_values[vm] = value;
   for (const Host& h : hs) {
     if (!h.alive) continue;
-    for (const auto& [vm, value] : written) {
+    for (const auto& [vm, value] : last_values) {
       nlohmann::json r = Call(h.socket, "/remote_db_access_v2",
                               {"Read_field", "VM", "name__description", vm});
       if (r[1] != value && ++lost <= 5) {

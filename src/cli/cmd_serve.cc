@@ -114,6 +114,12 @@ int RunServe(const GlobalOptions& global, ServeArgs& args) {
   if (!options.peers.empty() && options.secret_files.empty()) {
     UsageError("--peer needs --secret-file (peers are called with the pool secret)");
   }
+  if (options.peers_from_pool && (options.host_uuid.empty() || options.secret_files.empty())) {
+    UsageError("--pool-peers needs --host-uuid and --secret-file");
+  }
+  if (options.peers_from_pool && options.peer_port == 0 && options.tcp_port == 0) {
+    UsageError("--pool-peers needs --peer-port or --tcp (the port the pool's daemons listen on)");
+  }
   if (options.commit_interval_ms < 1) UsageError("--commit-interval-ms must be at least 1");
   // Fail here with the CLI's usual message rather than in the daemon's log
   // (the daemon still reports a corrupt repository itself).
@@ -130,6 +136,7 @@ int RunServe(const GlobalOptions& global, ServeArgs& args) {
                                                           : ""},
                               {"host_uuid", options.host_uuid},
                               {"peers", options.peers},
+                              {"pool_peers", options.peers_from_pool},
                               {"sync", options.sync_commit},
                               {"commit_interval_ms", options.commit_interval_ms}};
     if (global.json) {
@@ -201,6 +208,13 @@ void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& ta
                   "A peer's daemon, UUID=ADDRESS:PORT (its --tcp port; repeatable)")
       ->type_name("UUID=ADDR:PORT")
       ->allow_extra_args(false);
+  sub->add_flag("--pool-peers", o.peers_from_pool,
+               "Replicate with the pool's hosts too: each host row's uuid and address, at "
+               "--peer-port, followed as rows come and go");
+  sub->add_option("--peer-port", o.peer_port,
+                  "The port the pool's daemons listen on (default: this one's --tcp port)")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
   sub->add_option("--fanout", o.fanout, "Fan-out of the replication tree")
       ->type_name("N")
       ->check(CLI::Range(1, 64))

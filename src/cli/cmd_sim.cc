@@ -37,7 +37,12 @@ struct SimArgs {
   std::string import_file;
   int fanout = 4;
   bool no_fsync = false;
+  // Peers from the host table (serve --pool-peers): host i's row gets the
+  // address 127.0.0.<i+2>, where its daemon listens on the pool's one port.
+  bool pool_peers = false;
 };
+
+std::string LoopbackAddress(size_t i) { return "127.0.0." + std::to_string(i + 2); }
 
 std::string SelfDir() {
   std::error_code ec;
@@ -140,7 +145,7 @@ bool Answers(const std::string& socket) {
 }
 
 struct SimHost {
-  std::string ref, uuid, dir, repo, socket;
+  std::string ref, uuid, dir, repo, socket, address;
   uint16_t port = 0;
   pid_t pid = -1;
   bool master = false;
@@ -175,25 +180,31 @@ int RunSim(const SimArgs& args) {
   {
     StoreOptions options;
     options.path = base;
-    options.read_only = true;
+    options.fsync = false;  // copied before any daemon runs
     std::unique_ptr<Store> store = Store::Open(options);
-    std::unique_ptr<Database> db = store->LoadAt("master");
+    Database& db = store->db();
     std::string pool_master;
-    for (const std::string& pool : db->ReadRefs("pool")) pool_master = db->ReadField("pool", "master", pool);
-    for (const std::string& ref : db->ReadRefs("host")) {
+    for (const std::string& pool : db.ReadRefs("pool")) pool_master = db.ReadField("pool", "master", pool);
+    for (const std::string& ref : db.ReadRefs("host")) {
       SimHost h;
       h.ref = ref;
-      h.uuid = db->ReadField("host", "uuid", ref);
+      h.uuid = db.ReadField("host", "uuid", ref);
       h.master = ref == pool_master;
       hosts.push_back(h);
     }
+    std::sort(hosts.begin(), hosts.end(), [](auto& a, auto& b) { return a.uuid < b.uuid; });
+    if (hosts.size() < static_cast<size_t>(args.hosts)) {
+      throw Error(ErrorKind::kInvalidArgument, "the pool has " + std::to_string(hosts.size()) +
+                                                   " host rows, fewer than --hosts");
+    }
+    hosts.resize(static_cast<size_t>(args.hosts));
+    if (args.pool_peers) {
+      for (size_t i = 0; i < hosts.size(); ++i) {
+        db.WriteField("host", hosts[i].ref, "address", LoopbackAddress(i));
+      }
+      store->Commit("sim: every host at its own loopback address");
+    }
   }
-  std::sort(hosts.begin(), hosts.end(), [](auto& a, auto& b) { return a.uuid < b.uuid; });
-  if (hosts.size() < static_cast<size_t>(args.hosts)) {
-    throw Error(ErrorKind::kInvalidArgument, "the pool has " + std::to_string(hosts.size()) +
-                                                 " host rows, fewer than --hosts");
-  }
-  hosts.resize(static_cast<size_t>(args.hosts));
 
   const std::string secret = (dir / "pool-secret").string();
   {
@@ -219,19 +230,23 @@ int RunSim(const SimArgs& args) {
   // A port may still be taken between its release and the daemon's bind
   // (another program, a parallel sim): then the pool starts again on others.
   for (int attempt = 1;; ++attempt) {
-    std::vector<uint16_t> ports = FreePorts(hosts.size());
+    // With --pool-peers every daemon listens on one port, each on its own
+    // address (as real hosts do), and finds the others in the host table.
+    std::vector<uint16_t> ports = FreePorts(args.pool_peers ? 1 : hosts.size());
     std::vector<std::string> peers;
     for (size_t i = 0; i < hosts.size(); ++i) {
-      hosts[i].port = ports[i];
-      peers.push_back(hosts[i].uuid + "=127.0.0.1:" + std::to_string(ports[i]));
+      hosts[i].address = args.pool_peers ? LoopbackAddress(i) : "127.0.0.1";
+      hosts[i].port = ports[args.pool_peers ? 0 : i];
+      peers.push_back(hosts[i].uuid + "=127.0.0.1:" + std::to_string(hosts[i].port));
     }
     for (SimHost& h : hosts) {
       h.argv = {self, "--repo", h.repo, "serve", "--socket", h.socket, "--tcp",
-                "127.0.0.1:" + std::to_string(h.port), "--secret-file", secret, "--host-uuid",
+                h.address + ":" + std::to_string(h.port), "--secret-file", secret, "--host-uuid",
                 h.uuid, "--host-ref", h.ref, "--fanout", std::to_string(args.fanout),
                 "--metrics", "127.0.0.1:0"};
       if (args.no_fsync) h.argv.push_back("--no-fsync");
-      for (const std::string& p : peers) {
+      if (args.pool_peers) h.argv.push_back("--pool-peers");
+      for (const std::string& p : args.pool_peers ? std::vector<std::string>{} : peers) {
         h.argv.push_back("--peer");
         h.argv.push_back(p);
       }
@@ -256,7 +271,7 @@ int RunSim(const SimArgs& args) {
   }
   for (const SimHost& h : hosts) {
     nlohmann::ordered_json line = {{"host", h.ref},       {"uuid", h.uuid},
-                           {"socket", h.socket},  {"peer", "127.0.0.1:" + std::to_string(h.port)},
+                           {"socket", h.socket},  {"peer", h.address + ":" + std::to_string(h.port)},
                            {"repo", h.repo},      {"pid", h.pid},
                            {"master", h.master},  {"metrics", MetricsEndpoint(h.socket)},
                            {"argv", h.argv}};
@@ -290,6 +305,9 @@ void RegisterSimCommand(CLI::App& app, GlobalOptions&, CommandTable& table) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   sub->add_flag("--no-fsync", args->no_fsync, "Daemons do not fsync (tests only)");
+  sub->add_flag("--pool-peers", args->pool_peers,
+                "Daemons find each other in the host table (serve --pool-peers): each on its own "
+                "loopback address 127.0.0.N, all on one port");
   table.Add(sub, [args] {
     // Blocked before any thread exists so that only sigwait sees them.
     sigset_t stop;

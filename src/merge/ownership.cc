@@ -268,10 +268,17 @@ std::string OwnerOf(const OwnershipRules& rules, const std::string& table,
   return Owner(rules, table, ref, views, 0);
 }
 
+bool OwnedChange(const OwnershipRules& rules, const std::string& table, RowChanged::Kind kind) {
+  const OwnerRule* rule = rules.Find(table);
+  return rule != nullptr &&
+         (rule->kind != OwnerRule::Kind::kSelf || kind == RowChanged::Kind::kModified);
+}
+
 void CheckOwnership(const OwnershipRules& rules, const std::string& actor,
                     const std::vector<RowChanged>& changed, const std::vector<RowView*>& views) {
   if (actor.empty()) return;
   for (const RowChanged& row : changed) {
+    if (!OwnedChange(rules, row.table, row.kind)) continue;
     std::string owner = OwnerOf(rules, row.table, row.ref, views);
     if (owner.empty() || owner == actor) continue;
     throw Error(ErrorKind::kOwnership,

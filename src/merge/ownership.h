@@ -107,6 +107,12 @@ class ImageRowView : public RowView {
 std::string OwnerOf(const OwnershipRules& rules, const std::string& table,
                     const std::string& ref, const std::vector<RowView*>& views);
 
+// Whether a change of `kind` to a row of `table` is its owner's alone. A
+// host row (`self`) is created and deleted by the pool (a join or an eject,
+// which xapi runs on the master, and an ejected host may be dead): only
+// changing it is the host's own business. Rows of shared tables: false.
+bool OwnedChange(const OwnershipRules& rules, const std::string& table, RowChanged::Kind kind);
+
 // Refuses (Error kOwnership, args: table, ref, owner, actor) the first
 // changed row whose owner, looked up in `views` (ours first, then theirs for
 // rows ours lacks), is a host other than `actor`. No-op when actor is "".

@@ -1,6 +1,9 @@
 // Writes to another host's objects (docs/replication.md, "Writes to another
 // host's objects"): the host a client wrote to sends the write to the
 // row's owner, which makes it; the answer brings the owner's commit back.
+#include <algorithm>
+#include <cctype>
+
 #include <spdlog/spdlog.h>
 
 #include "merge/ownership.h"
@@ -60,15 +63,32 @@ std::optional<std::pair<std::string, std::string>> RowWritten(const rpc::Call& c
 std::string OwnerUuid(const Database& db, const rpc::Call& call) {
   auto row = RowWritten(call);
   if (!row) return "";
+  using Kind = merge::RowChanged::Kind;
+  Kind kind = call.name == rpc::CallName::kCreateRow   ? Kind::kCreated
+              : call.name == rpc::CallName::kDeleteRow ? Kind::kDeleted
+                                                       : Kind::kModified;
+  if (!merge::OwnedChange(merge::OwnershipRules::Builtin(), row->first, kind)) return "";
   NewRowView view(db, call);
   std::string owner =
       merge::OwnerOf(merge::OwnershipRules::Builtin(), row->first, row->second, {&view});
   if (owner.empty()) return "";
-  try {
-    return db.ReadField("host", "uuid", owner);
-  } catch (const Error&) {
-    return "";  // a reference to no host: nobody to ask
+  return view.Field("host", owner, "uuid").value_or("");  // no such host: nobody to ask
+}
+
+// Whether a request body may hold a write: one that names no write call
+// anywhere (reads, most of the traffic) is not decoded a second time. A
+// read that merely mentions one costs that decode, nothing more.
+bool MayBeWrite(std::string_view body) {
+  auto same = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == static_cast<unsigned char>(b);
+  };
+  for (std::string_view name : {"write_field", "create_row", "delete_row",
+                                "process_structured_field"}) {
+    if (std::search(body.begin(), body.end(), name.begin(), name.end(), same) != body.end()) {
+      return true;
+    }
   }
+  return false;
 }
 
 std::optional<rpc::Call> Decode(rpc::ProtocolVersion version, std::string_view body) {
@@ -89,7 +109,7 @@ std::string RowName(const rpc::Call& call) {
 
 std::optional<rpc::RpcResult> Replicator::ForwardIfOwnedElsewhere(rpc::ProtocolVersion version,
                                                                   std::string_view body) {
-  if (peers_.empty()) return std::nullopt;  // a pool of one writes everything itself
+  if (!MayBeWrite(body) || Peers().empty()) return std::nullopt;  // a pool of one writes all
   std::optional<rpc::Call> call = Decode(version, body);
   if (!call) return std::nullopt;
   std::string owner = OwnerUuid(store_.db(), *call);
@@ -98,15 +118,38 @@ std::optional<rpc::RpcResult> Replicator::ForwardIfOwnedElsewhere(rpc::ProtocolV
   rpc::RpcResult result;
   result.call = rpc::WireName(call->name);
   std::string what = RowName(*call);
-  const PeerAddress* address = nullptr;
-  for (const PeerAddress& a : options_.peers) {
-    if (a.uuid == owner) address = &a;
-  }
-  if (address == nullptr) {
+  std::optional<PeerAddress> peer = AddressOf(owner);
+  if (!peer) {
     result.status = 500;
     result.error = "host " + owner + " owns " + what + " and is not a peer of this host";
-    return result;
+  } else {
+    try {
+      PeerMessage got = SendForward(*peer, version, body);
+      if (!got.error.empty()) {
+        result.status = 500;
+        result.error =
+            "host " + owner + ", which owns " + what + ", refused the write: " + got.error;
+      } else {
+        std::vector<std::string> missing;
+        Apply(owner, got.heads, got.pack, &missing);
+        result.status = got.status == 0 ? 200 : got.status;
+        (result.status == 200 ? result.body : result.error) = got.body;
+      }
+    } catch (const Error& e) {
+      result.status = 500;
+      result.error = "host " + owner + ", which owns " + what + ", cannot be reached: " + e.what();
+    }
   }
+  ++forwards_sent_;
+  if (result.status != 200) {
+    ++forwards_failed_;
+    spdlog::warn("forwarding a write: {}", result.error);
+  }
+  return result;
+}
+
+PeerMessage Replicator::SendForward(const PeerAddress& peer, rpc::ProtocolVersion version,
+                                     std::string_view body) {
   PeerMessage request;
   request.call = "forward";
   request.from = options_.host_uuid;
@@ -115,31 +158,15 @@ std::optional<rpc::RpcResult> Replicator::ForwardIfOwnedElsewhere(rpc::ProtocolV
   request.digest = HeadsDigest(request.heads);
   request.protocol = version == rpc::ProtocolVersion::kV1 ? "v1" : "v2";
   request.body = std::string(body);
-  try {
-    // A connection of its own: the peer's is its thread's.
-    server::Connection connection =
-        server::Connection::Tcp(address->address, address->port, options_.forward_timeout_ms);
-    server::Answer answer = connection.Call(kPeerPath, EncodePeerMessage(request),
-                                            secret_ ? secret_->First() : "", false);
-    if (answer.status != 200) {
-      throw Error(ErrorKind::kIo, "it answered HTTP " + std::to_string(answer.status));
-    }
-    PeerMessage got = DecodePeerMessage(answer.body);
-    if (!got.error.empty()) {
-      result.status = 500;
-      result.error = "host " + owner + ", which owns " + what + ", refused the write: " + got.error;
-      return result;
-    }
-    std::vector<std::string> missing;
-    Apply(owner, got.heads, got.pack, &missing);
-    result.status = got.status == 0 ? 200 : got.status;
-    (result.status == 200 ? result.body : result.error) = got.body;
-  } catch (const Error& e) {
-    result.status = 500;
-    result.error = "host " + owner + ", which owns " + what + ", cannot be reached: " + e.what();
+  // A connection of its own: the peer's is its thread's.
+  server::Connection connection = server::Connection::Tcp(
+      peer.address, peer.port, options_.forward_timeout_ms);
+  server::Answer answer = connection.Call(kPeerPath, EncodePeerMessage(request),
+                                          secret_ ? secret_->First() : "", false);
+  if (answer.status != 200) {
+    throw Error(ErrorKind::kIo, "it answered HTTP " + std::to_string(answer.status));
   }
-  if (result.status != 200) spdlog::warn("forwarding a write: {}", result.error);
-  return result;
+  return DecodePeerMessage(answer.body);
 }
 
 void Replicator::MakeForwardedWrite(const PeerMessage& request, PeerMessage* answer) {
@@ -158,6 +185,7 @@ void Replicator::MakeForwardedWrite(const PeerMessage& request, PeerMessage* ans
     }
   }
   rpc::RpcResult result = options_.make_write(version, request.body);
+  ++forwards_made_;
   answer->status = result.status;
   answer->body = result.status == 200 ? result.body : result.error;
   SetHead(options_.host_uuid, store_.RefTarget(store_.HostRef()));

@@ -32,20 +32,22 @@ CommitPtr LookupCommit(git_repository* repo, const git_oid& id) {
 
 // The host ref a commit's trailer names: a task merge records the host ref
 // itself, a store commit the host's uuid, found in the host table as of
-// the commit's parent.
-std::string ActorRef(git_repository* repo, const std::string& trailer, const git_commit* parent,
-                     HostRefCache* cache) {
+// the commit's parent, or of the commit (a host adding its own row).
+std::string ActorRef(git_repository* repo, const std::string& trailer,
+                     const std::vector<const git_commit*>& versions, HostRefCache* cache) {
   if (trailer.rfind(kHostRefPrefix, 0) == 0) return trailer;
   auto it = cache->find(trailer);
   if (it != cache->end()) return it->second;
-  git_tree* raw = nullptr;
-  Check(git_commit_tree(&raw, parent), "reading a parent's tree", ErrorKind::kCorrupt);
-  TreePtr root(raw);
   merge::GitReader reader(repo);
-  merge::TreeRowView view(&reader, *git_tree_id(root.get()), ReadMetaCached(repo, root.get()));
-  std::vector<std::string> refs = view.RefsWhere("host", "uuid", trailer);
-  if (refs.empty()) return kNobody;  // not (yet) a host of this pool: not cached
-  return (*cache)[trailer] = refs.front();
+  for (const git_commit* version : versions) {
+    git_tree* raw = nullptr;
+    Check(git_commit_tree(&raw, version), "reading a commit's tree", ErrorKind::kCorrupt);
+    TreePtr root(raw);
+    merge::TreeRowView view(&reader, *git_tree_id(root.get()), ReadMetaCached(repo, root.get()));
+    std::vector<std::string> refs = view.RefsWhere("host", "uuid", trailer);
+    if (!refs.empty()) return (*cache)[trailer] = refs.front();
+  }
+  return kNobody;  // not (yet) a host of this pool: not cached
 }
 
 }  // namespace
@@ -89,7 +91,9 @@ std::optional<Violation> FindViolation(git_repository* repo, const std::string& 
     Check(git_commit_parent(&raw_parent, commit.get(), 0), "reading a parent of " + v.commit,
           ErrorKind::kCorrupt);
     CommitPtr parent(raw_parent);
-    std::string actor = v.actor.empty() ? kNobody : ActorRef(repo, v.actor, parent.get(), cache);
+    std::string actor = v.actor.empty()
+                            ? kNobody
+                            : ActorRef(repo, v.actor, {parent.get(), commit.get()}, cache);
     // Merging the commit into its own parent checks exactly what it
     // changed, owners read as of the parent (then the commit, for rows it
     // created), and writes nothing: it is a fast-forward.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <random>
 
@@ -112,6 +113,8 @@ struct Replicator::Peer {
   std::string last_error;
   std::optional<server::Connection> connection;
   std::thread thread;
+  bool from_pool = false;  // from the host table (else from --peer)
+  std::atomic<bool> removed{false};  // its host row is gone: its thread ends
 };
 
 Replicator::Replicator(Store& store, ReplicatorOptions options)
@@ -138,6 +141,68 @@ Replicator::Replicator(Store& store, ReplicatorOptions options)
   }
 }
 
+std::vector<PeerAddress> PeersFromHostTable(const Database& db, const std::string& self,
+                                            uint16_t port) {
+  std::vector<PeerAddress> peers;
+  for (const std::string& ref : db.ReadRefs("host")) {
+    try {
+      std::string uuid = db.ReadField("host", "uuid", ref);
+      std::string address = db.ReadField("host", "address", ref);
+      if (uuid != self && store::IsHostUuid(uuid) && !address.empty()) {
+        peers.push_back({uuid, address, port});
+      }
+    } catch (const Error&) {
+      // deleted meanwhile: gone from the next look
+    }
+  }
+  return peers;
+}
+
+std::vector<Replicator::Peer*> Replicator::Peers() {
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  std::vector<Peer*> live;
+  for (auto& p : peers_) {
+    if (!p->removed) live.push_back(p.get());
+  }
+  return live;
+}
+
+void Replicator::StartPeer(Peer* p) {
+  p->thread = std::thread([this, p] { PeerLoop(*p); });
+}
+
+void Replicator::FollowHostTable() {
+  if (!options_.peers_from_pool) return;
+  std::map<std::string, std::string> wanted;  // uuid -> address
+  for (const PeerAddress& a : PeersFromHostTable(store_.db(), options_.host_uuid, 0)) {
+    wanted[a.uuid] = a.address;
+  }
+  bool changed = false;
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  for (auto& p : peers_) {
+    if (p->removed) continue;
+    auto it = wanted.find(p->address.uuid);
+    bool keep = it != wanted.end() && (!p->from_pool || it->second == p->address.address);
+    if (it != wanted.end() && keep) wanted.erase(it);  // have it
+    if (keep || !p->from_pool) continue;
+    spdlog::info("peer {} ({}) left: its host row is gone or moved", p->address.uuid,
+                 p->address.address);
+    p->removed = true;
+    p->cv.notify_all();
+    changed = true;
+  }
+  for (const auto& [uuid, address] : wanted) {
+    auto peer = std::make_unique<Peer>();
+    peer->address = {uuid, address, options_.peer_port};
+    peer->from_pool = true;
+    spdlog::info("peer {} joined from the host table at {}:{}", uuid, address, options_.peer_port);
+    if (started_) StartPeer(peer.get());
+    peers_.push_back(std::move(peer));
+    changed = true;
+  }
+  if (changed) tree_changed_ = true;
+}
+
 Replicator::~Replicator() { Stop(); }
 
 void Replicator::Start() {
@@ -152,25 +217,32 @@ void Replicator::Start() {
   });
   DeriveNow();
   quarantine_.Load(HeldCommits());
-  for (auto& peer : peers_) {
-    Peer* p = peer.get();
-    p->thread = std::thread([this, p] { PeerLoop(*p); });
+  FollowHostTable();
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    for (auto& peer : peers_) StartPeer(peer.get());
+    started_ = true;
   }
   exchange_thread_ = std::thread([this] { ExchangeLoop(); });
-  started_ = true;
-  spdlog::info("replicating as {} with {} peer(s), fan-out {}", options_.host_uuid, peers_.size(),
+  spdlog::info("replicating as {} with {} peer(s){}, fan-out {}", options_.host_uuid,
+               Peers().size(), options_.peers_from_pool ? " (following the host table)" : "",
                options_.fanout);
 }
 
 void Replicator::Stop() {
-  if (!started_) return;
-  started_ = false;
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    if (!started_) return;
+    started_ = false;
+  }
   store_.RemoveHeadListener(head_listener_);
   {
     std::lock_guard<std::mutex> lock(stop_mu_);
     stop_ = true;
   }
   stop_cv_.notify_all();
+  // The exchange thread adds peers: stopped first, then every peer's.
+  if (exchange_thread_.joinable()) exchange_thread_.join();
   for (auto& peer : peers_) {
     {
       std::lock_guard<std::mutex> lock(peer->mu);
@@ -180,14 +252,18 @@ void Replicator::Stop() {
   for (auto& peer : peers_) {
     if (peer->thread.joinable()) peer->thread.join();
   }
-  if (exchange_thread_.joinable()) exchange_thread_.join();
 }
 
 Replicator::Peer* Replicator::FindPeer(const std::string& uuid) {
-  for (auto& p : peers_) {
-    if (p->address.uuid == uuid) return p.get();
+  for (Peer* p : Peers()) {
+    if (p->address.uuid == uuid) return p;
   }
   return nullptr;
+}
+
+std::optional<PeerAddress> Replicator::AddressOf(const std::string& uuid) {
+  Peer* p = FindPeer(uuid);
+  return p ? std::optional<PeerAddress>(p->address) : std::nullopt;
 }
 
 Heads Replicator::LocalHeads() {
@@ -213,7 +289,7 @@ Heads Replicator::ReadHeads() {
 
 TreeLinks Replicator::Links() {
   std::vector<std::string> live;
-  for (auto& p : peers_) {
+  for (Peer* p : Peers()) {
     std::lock_guard<std::mutex> lock(p->mu);
     if (!p->down) live.push_back(p->address.uuid);
   }
@@ -224,7 +300,7 @@ bool Replicator::IsNeighbour(const std::string& uuid) { return Links().Has(uuid)
 
 void Replicator::WakeNeighbours() {
   TreeLinks links = Links();
-  for (auto& p : peers_) {
+  for (Peer* p : Peers()) {
     if (!links.Has(p->address.uuid)) continue;
     {
       std::lock_guard<std::mutex> lock(p->mu);
@@ -239,8 +315,13 @@ void Replicator::ExchangeLoop() {
   std::unique_lock<std::mutex> lock(stop_mu_);
   while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.exchange_ms),
                             [this] { return stop_.load(); })) {
-    if (peers_.empty()) continue;
-    Peer& p = *peers_[std::uniform_int_distribution<size_t>(0, peers_.size() - 1)(rng)];
+    lock.unlock();
+    FollowHostTable();
+    if (tree_changed_.exchange(false)) WakeNeighbours();
+    lock.lock();
+    std::vector<Peer*> peers = Peers();
+    if (peers.empty()) continue;
+    Peer& p = *peers[std::uniform_int_distribution<size_t>(0, peers.size() - 1)(rng)];
     {
       std::lock_guard<std::mutex> peer_lock(p.mu);
       p.exchange = true;
@@ -250,17 +331,17 @@ void Replicator::ExchangeLoop() {
 }
 
 void Replicator::PeerLoop(Peer& p) {
-  while (!stop_) {
+  while (!stop_ && !p.removed) {
     bool exchange = false, wake = false;
     {
       std::unique_lock<std::mutex> lock(p.mu);
       p.cv.wait_for(lock, std::chrono::milliseconds(options_.keepalive_ms),
-                    [&] { return stop_ || p.wake || p.exchange; });
+                    [&] { return stop_ || p.removed || p.wake || p.exchange; });
       wake = p.wake;
       exchange = p.exchange;
       p.wake = p.exchange = false;
     }
-    if (stop_) break;
+    if (stop_ || p.removed) break;
     // Neighbours every keepalive (liveness and pushes); others when
     // anti-entropy picks them, or, when down, as a probe.
     if (!exchange && !IsNeighbour(p.address.uuid) && !wake) continue;
@@ -636,7 +717,7 @@ nlohmann::json Replicator::Status() {
   TreeLinks links = Links();
   int64_t now = NowMs();
   nlohmann::json peers = nlohmann::json::array();
-  for (auto& p : peers_) {
+  for (Peer* p : Peers()) {
     const std::string& uuid = p->address.uuid;
     std::string role = uuid == links.parent ? "parent" : links.Has(uuid) ? "child" : "lazy";
     Heads theirs;
@@ -692,6 +773,10 @@ nlohmann::json Replicator::Status() {
   return {{"host", options_.host_uuid}, {"master", store_.Head()}, {"heads", mine},
           {"fanout", options_.fanout}, {"conflicts", conflicts_.load()},
           {"quarantined", quarantine_.ToJson()},
+          {"forwarded",
+           {{"sent", forwards_sent_.load()},
+            {"failed", forwards_failed_.load()},
+            {"made", forwards_made_.load()}}},
           {"peers", std::move(peers)}};
 }
 

@@ -39,6 +39,7 @@
 #include "store/git_ptr.h"
 
 namespace xgdb {
+class Database;
 class Store;
 }
 
@@ -65,7 +66,13 @@ PeerAddress ParsePeerAddress(const std::string& spec);
 
 struct ReplicatorOptions {
   std::string host_uuid;  // this host (the store's StoreOptions::host_uuid)
+  // Peers named by --peer: always peers, whatever the host table says.
   std::vector<PeerAddress> peers;
+  // Also take as peers the pool's hosts (the host table of master: each
+  // row's uuid and `address`), at `peer_port`, following rows added,
+  // removed and readdressed (checked every exchange_ms).
+  bool peers_from_pool = false;
+  uint16_t peer_port = 0;
   // The pool secret presented to peers (their --secret-file's content).
   std::string secret_file;
   int fanout = 4;
@@ -80,6 +87,11 @@ struct ReplicatorOptions {
   // "Writes to another host's objects"). Unset: forwards are refused.
   std::function<rpc::RpcResult(rpc::ProtocolVersion, std::string_view body)> make_write;
 };
+
+// The pool's other hosts as `db`'s host table says: each row's uuid and
+// `address` (rows without one are skipped), at `port`.
+std::vector<PeerAddress> PeersFromHostTable(const Database& db, const std::string& self,
+                                            uint16_t port);
 
 // How many of the peers of a Status() are in each state: {"up": n,
 // "suspect": n, "down": n, "unknown": n} (`status` and the metrics).
@@ -121,6 +133,12 @@ class Replicator {
  private:
   struct Peer;
 
+  // The peers not removed (a snapshot: Peer objects live until Stop).
+  std::vector<Peer*> Peers();
+  void StartPeer(Peer* peer);  // peers_mu_ held
+  // Adds and removes the peers that come from the host table (no-op
+  // without ReplicatorOptions::peers_from_pool).
+  void FollowHostTable();
   void PeerLoop(Peer& peer);
   void Sync(Peer& peer);
   std::string Call(Peer& peer, const std::string& body);
@@ -150,12 +168,17 @@ class Replicator {
   std::vector<std::string> Ahead(const Heads& mine, const Heads& theirs, bool* behind);
   std::string Pack(const std::vector<std::string>& wants, const Heads& theirs,
                    const std::string& their_master);
+  // Sends a write to its owner `peer` (a "forward" call) and returns the
+  // answer. Error(kIo) when it cannot be reached.
+  PeerMessage SendForward(const PeerAddress& peer, rpc::ProtocolVersion version,
+                          std::string_view body);
   // Makes a forwarded write (HandlePeerCall), refusing one whose row this
   // host does not own (ownership moved on: the caller's view was old).
   void MakeForwardedWrite(const PeerMessage& request, PeerMessage* answer);
   bool IsNeighbour(const std::string& uuid);
   void WakeNeighbours();
   Peer* FindPeer(const std::string& uuid);
+  std::optional<PeerAddress> AddressOf(const std::string& uuid);  // of a peer
   TreeLinks Links();  // this host's in the tree over the peers not down
   void ExchangeLoop();
 
@@ -171,8 +194,14 @@ class Replicator {
   // Conflicts settled by the merges this host derived since it started
   // (each is a "Conflict:" line of its merge commit).
   std::atomic<uint64_t> conflicts_{0};
+  // Writes forwarded to their owner (sent; failed of those) and made here
+  // for another host.
+  std::atomic<uint64_t> forwards_sent_{0}, forwards_failed_{0}, forwards_made_{0};
   Quarantine quarantine_{store_};  // peers' heads refused (quarantine.h)
+  std::mutex peers_mu_;  // peers_ (added to while running), started_
+  // Every peer ever had: removed ones stay (flagged) until Stop.
   std::vector<std::unique_ptr<Peer>> peers_;
+  std::atomic<bool> tree_changed_{false};  // peers came or went: wake neighbours
   std::atomic<bool> stop_{false};
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

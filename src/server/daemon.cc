@@ -253,6 +253,8 @@ int RunDaemon(const DaemonOptions& options) {
     replica::ReplicatorOptions replica_options;
     replica_options.host_uuid = options.host_uuid;
     replica_options.fanout = options.fanout;
+    replica_options.peers_from_pool = options.peers_from_pool;
+    replica_options.peer_port = options.peer_port ? options.peer_port : options.tcp_port;
     // A forwarded write is answered once committed, whatever the mode: the
     // host that forwarded it holds nothing of it until then.
     replica_options.make_write = [&store](rpc::ProtocolVersion version, std::string_view body) {
@@ -264,6 +266,14 @@ int RunDaemon(const DaemonOptions& options) {
         replica_options.peers.push_back(replica::ParsePeerAddress(spec));
       }
       peers = replica_options.peers;
+      if (options.peers_from_pool) {  // the lock service's hosts, as the pool is now
+        for (const replica::PeerAddress& a : replica::PeersFromHostTable(
+                 store->db(), options.host_uuid, replica_options.peer_port)) {
+          bool named = false;
+          for (const replica::PeerAddress& p : peers) named = named || p.uuid == a.uuid;
+          if (!named) peers.push_back(a);
+        }
+      }
       replicator = std::make_unique<replica::Replicator>(*store, replica_options);
     } catch (const Error& e) {
       spdlog::critical("cannot start replicating: {}", e.what());

@@ -72,6 +72,11 @@ struct DaemonOptions {
   // is skipped, so every host may be given the same list. Peers are called
   // with the first of secret_files.
   std::vector<std::string> peers;
+  // Also replicate with the pool's hosts as the host table says (uuid,
+  // `address`), at peer_port (0: this daemon's own TCP port), following rows
+  // added and removed.
+  bool peers_from_pool = false;
+  uint16_t peer_port = 0;
   int fanout = 4;  // of the tree that pushes go along
   // The lock service (docs/locks.md) runs when replicating with a secret.
   // Its consensus port is each daemon's TCP port plus this offset.

@@ -147,6 +147,16 @@ void AddPeers(const nlohmann::json& status, Snapshot& out) {
   out.Counter("xapi_gitdb_conflicts_total",
               "Conflicts settled by the replication merges this host derived",
               status.value("conflicts", 0.0));
+  out.Gauge("xapi_gitdb_quarantined_heads",
+            "Peers' heads refused for changing what their host does not own",
+            static_cast<double>(status.value("quarantined", nlohmann::json::array()).size()));
+  const nlohmann::json forwards = status.value("forwarded", nlohmann::json::object());
+  for (const char* outcome : {"sent", "failed", "made"}) {
+    out.Counter("xapi_gitdb_forwarded_writes_total",
+                "Writes to rows another host owns: sent to their owner (failed: no answer "
+                "or refused), and made here for another host",
+                forwards.value(outcome, 0.0), {"outcome", outcome});
+  }
 }
 
 void AddLocks(const nlohmann::json& status, Snapshot& out) {
