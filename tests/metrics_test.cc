@@ -258,7 +258,7 @@ TEST_F(MetricsTest, AnswersOnlyGetMetricsAndKeepsServing) {
   EXPECT_EQ(nlohmann::json::parse(Call({"Read_refs", "pool"})).at(1).size(), 1u);
 }
 
-TEST(MetricsPoolTest, PeersLocksAndConflictsOfASimulatedPool) {
+TEST(MetricsPoolTest, PeersLocksConflictsAndForwardsOfASimulatedPool) {
   TempDir dir;
   SimPool pool(dir.path(), 3);
   ASSERT_TRUE(pool.ok());
@@ -318,6 +318,17 @@ TEST(MetricsPoolTest, PeersLocksAndConflictsOfASimulatedPool) {
     }
     return conflicts > 0;
   })) << "counted" << counted << ", listed:\n" << listed;
+
+  // A write to host 2's VM sent through host 0: host 0 sent it, host 2
+  // made it; nothing is quarantined anywhere.
+  std::string vm = pool.OwnedVm(2);
+  ASSERT_FALSE(vm.empty());
+  pool.WriteField(0, "VM", vm, "name__description", "forwarded");
+  Scrape sender = Metrics(pool.host(0).metrics), owner = Metrics(pool.host(2).metrics);
+  EXPECT_EQ(sender.Value("xapi_gitdb_forwarded_writes_total", {{"outcome", "sent"}}), 1);
+  EXPECT_EQ(sender.Value("xapi_gitdb_forwarded_writes_total", {{"outcome", "failed"}}), 0);
+  EXPECT_EQ(owner.Value("xapi_gitdb_forwarded_writes_total", {{"outcome", "made"}}), 1);
+  EXPECT_EQ(sender.Value("xapi_gitdb_quarantined_heads"), 0);
 }
 
 }  // namespace
