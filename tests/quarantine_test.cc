@@ -82,6 +82,25 @@ TEST(QuarantineTest, AHostChangingAnotherHostsVmIsRefusedEverywhere) {
     return pool.ReadField(0, "pool", "name_description", ref) == "after the quarantine" &&
            pool.Converged({0, 1});
   }));
+  // The way back: host 2's repository rebuilt from a healthy host's backup.
+  // Its ref is then the last good head the pool holds, and its new work is
+  // taken again.
+  pool.Kill(2);
+  std::string bundle = dir / "healthy.bundle";
+  CommandResult backup = RunCli(pool.host(1).repo, "backup " + ShellQuote(bundle));
+  ASSERT_EQ(backup.exit_code, 0) << backup.output;
+  ASSERT_EQ(test::Run("rm -rf " + ShellQuote(pool.host(2).repo)).exit_code, 0);
+  CommandResult restored = RunCli(pool.host(2).repo, "restore " + ShellQuote(bundle));
+  ASSERT_EQ(restored.exit_code, 0) << restored.output;
+  EXPECT_EQ(RevParse(pool.host(2).repo, "refs/hosts/" + pool.host(2).uuid), old_head);
+  pool.Restart(2);
+  pool.WriteField(2, "pool", ref, "name_description", "host 2 is back");
+  EXPECT_TRUE(Eventually([&] {
+    return pool.ReadField(0, "pool", "name_description", ref) == "host 2 is back" &&
+           pool.Converged();
+  }, 20));
+  EXPECT_EQ(pool.ReadField(2, "VM", "name__description", vm), before);
+
   // A restart keeps the list (the ref is read again and checked again).
   pool.Kill(0);
   pool.Restart(0);
