@@ -1,6 +1,7 @@
 // Changes from a peer to objects its host does not own, with real daemons
 // (`xapi-gitdb sim`): refused on every other host, kept and listed, never
-// merged (docs/replication.md, "Quarantine").
+// merged; the host rebuilt from a healthy host's backup is taken again
+// (docs/replication.md, "Quarantine").
 #include <signal.h>
 
 #include <gtest/gtest.h>
