@@ -23,4 +23,4 @@ rm -rf run/pool
 echo "Starting a pool of 3 daemons in run/pool (Ctrl-C stops them all). Try, in another terminal:"
 echo "  curl -s --unix-socket run/pool/host0/xapi-gitdb.sock http://localhost/remote_db_access_v2 -d '[\"Read_refs\",\"host\"]'"
 echo "  ./build/xapi-gitdb --repo run/pool/host1/repo peers"
-exec ./build/xapi-gitdb sim --hosts 3 --dir run/pool
+exec ./build/xapi-gitdb sim --hosts 3 --dir run/pool --pool-peers
