@@ -150,12 +150,7 @@ std::optional<rpc::RpcResult> Replicator::ForwardIfOwnedElsewhere(rpc::ProtocolV
 
 PeerMessage Replicator::SendForward(const PeerAddress& peer, rpc::ProtocolVersion version,
                                      std::string_view body) {
-  PeerMessage request;
-  request.call = "forward";
-  request.from = options_.host_uuid;
-  request.heads = LocalHeads();
-  request.master = store_.Head();
-  request.digest = HeadsDigest(request.heads);
+  PeerMessage request = RequestWithAllHeads("forward");
   request.protocol = version == rpc::ProtocolVersion::kV1 ? "v1" : "v2";
   request.body = std::string(body);
   // A connection of its own: the peer's is its thread's.

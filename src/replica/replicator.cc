@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "replica/peer.h"
 #include "replica/peer_message.h"
 #include "store/sha1.h"
 #include "replica/thin_pack.h"
@@ -24,20 +25,18 @@ namespace xgdb::replica {
 
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
       .count();
 }
 
-// Wall-clock time, for what peers compare (clock skew); NowMs() is the
-// steady clock that times our own intervals.
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+namespace {
 
 std::string HostRefOf(const std::string& uuid) { return std::string(store::kHostRefPrefix) + uuid; }
 
@@ -91,31 +90,6 @@ PeerAddress ParsePeerAddress(const std::string& spec) {
   return peer;
 }
 
-// What this host knows of one peer; `mu` guards everything but the thread
-// and the connection (the peer's own thread's).
-struct Replicator::Peer {
-  PeerAddress address;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool wake = false;      // our heads changed: push
-  bool exchange = false;  // anti-entropy picked this peer
-  bool known = false;     // heads below are what it answered last
-  Heads heads;
-  std::string master;
-  int misses = 0;
-  bool down = false;
-  // last_in_sync_ms: the last exchange at which it held every head we held.
-  int64_t last_ok_ms = 0, last_call_ms = 0, last_in_sync_ms = 0;
-  double rtt_ms = 0;
-  // Its wall clock minus ours, from its last answer (within rtt / 2).
-  std::optional<int64_t> clock_skew_ms;
-  uint64_t bytes_in = 0, bytes_out = 0, packs_in = 0, packs_out = 0;
-  std::string last_error;
-  std::optional<server::Connection> connection;
-  std::thread thread;
-  bool from_pool = false;  // from the host table (else from --peer)
-  std::atomic<bool> removed{false};  // its host row is gone: its thread ends
-};
 
 Replicator::Replicator(Store& store, ReplicatorOptions options)
     : store_(store), options_(std::move(options)) {
@@ -140,70 +114,6 @@ Replicator::Replicator(Store& store, ReplicatorOptions options)
     peers_.push_back(std::move(peer));
   }
 }
-
-std::vector<PeerAddress> PeersFromHostTable(const Database& db, const std::string& self,
-                                            uint16_t port) {
-  std::vector<PeerAddress> peers;
-  for (const std::string& ref : db.ReadRefs("host")) {
-    try {
-      std::string uuid = db.ReadField("host", "uuid", ref);
-      std::string address = db.ReadField("host", "address", ref);
-      if (uuid != self && store::IsHostUuid(uuid) && !address.empty()) {
-        peers.push_back({uuid, address, port});
-      }
-    } catch (const Error&) {
-      // deleted meanwhile: gone from the next look
-    }
-  }
-  return peers;
-}
-
-std::vector<Replicator::Peer*> Replicator::Peers() {
-  std::lock_guard<std::mutex> lock(peers_mu_);
-  std::vector<Peer*> live;
-  for (auto& p : peers_) {
-    if (!p->removed) live.push_back(p.get());
-  }
-  return live;
-}
-
-void Replicator::StartPeer(Peer* p) {
-  p->thread = std::thread([this, p] { PeerLoop(*p); });
-}
-
-void Replicator::FollowHostTable() {
-  if (!options_.peers_from_pool) return;
-  std::map<std::string, std::string> wanted;  // uuid -> address
-  for (const PeerAddress& a : PeersFromHostTable(store_.db(), options_.host_uuid, 0)) {
-    wanted[a.uuid] = a.address;
-  }
-  bool changed = false;
-  std::lock_guard<std::mutex> lock(peers_mu_);
-  for (auto& p : peers_) {
-    if (p->removed) continue;
-    auto it = wanted.find(p->address.uuid);
-    bool keep = it != wanted.end() && (!p->from_pool || it->second == p->address.address);
-    if (it != wanted.end() && keep) wanted.erase(it);  // have it
-    if (keep || !p->from_pool) continue;
-    spdlog::info("peer {} ({}) left: its host row is gone or moved", p->address.uuid,
-                 p->address.address);
-    p->removed = true;
-    p->cv.notify_all();
-    changed = true;
-  }
-  for (const auto& [uuid, address] : wanted) {
-    auto peer = std::make_unique<Peer>();
-    peer->address = {uuid, address, options_.peer_port};
-    peer->from_pool = true;
-    spdlog::info("peer {} joined from the host table at {}:{}", uuid, address, options_.peer_port);
-    if (started_) StartPeer(peer.get());
-    peers_.push_back(std::move(peer));
-    changed = true;
-  }
-  if (changed) tree_changed_ = true;
-}
-
-Replicator::~Replicator() { Stop(); }
 
 void Replicator::Start() {
   {
@@ -252,18 +162,6 @@ void Replicator::Stop() {
   for (auto& peer : peers_) {
     if (peer->thread.joinable()) peer->thread.join();
   }
-}
-
-Replicator::Peer* Replicator::FindPeer(const std::string& uuid) {
-  for (Peer* p : Peers()) {
-    if (p->address.uuid == uuid) return p;
-  }
-  return nullptr;
-}
-
-std::optional<PeerAddress> Replicator::AddressOf(const std::string& uuid) {
-  Peer* p = FindPeer(uuid);
-  return p ? std::optional<PeerAddress>(p->address) : std::nullopt;
 }
 
 Heads Replicator::LocalHeads() {
@@ -511,12 +409,7 @@ void Replicator::Sync(Peer& p) {
     Ahead(mine, theirs, &behind);
   }
   if (!behind) return;
-  PeerMessage fetch;
-  fetch.call = "fetch";
-  fetch.from = options_.host_uuid;
-  fetch.heads = LocalHeads();
-  fetch.master = store_.Head();
-  fetch.digest = HeadsDigest(fetch.heads);
+  PeerMessage fetch = RequestWithAllHeads("fetch");
   PeerMessage got = Exchange(p, fetch);
   if (!got.pack.empty()) {
     std::lock_guard<std::mutex> lock(p.mu);
@@ -525,6 +418,16 @@ void Replicator::Sync(Peer& p) {
   std::vector<std::string> missing;
   Apply(p.address.uuid, got.heads, got.pack, &missing);
   Learn(p, got, fetch.heads, false);
+}
+
+PeerMessage Replicator::RequestWithAllHeads(const std::string& call) {
+  PeerMessage m;
+  m.call = call;
+  m.from = options_.host_uuid;
+  m.heads = LocalHeads();
+  m.master = store_.Head();
+  m.digest = HeadsDigest(m.heads);
+  return m;
 }
 
 Heads Replicator::Learn(Peer& p, const PeerMessage& answer, const Heads& sent, bool sent_pack) {
@@ -700,84 +603,6 @@ std::string Replicator::HandlePeerCall(std::string_view body) {
   }
   answer.time_ms = WallMs();
   return EncodePeerMessage(answer);
-}
-
-nlohmann::json PeerStateCounts(const nlohmann::json& status) {
-  nlohmann::json counts = {{"up", 0}, {"suspect", 0}, {"down", 0}, {"unknown", 0}};
-  for (const auto& peer : status.value("peers", nlohmann::json::array())) {
-    std::string state = peer.value("state", "unknown");
-    if (!counts.contains(state)) state = "unknown";
-    counts[state] = counts[state].get<int>() + 1;
-  }
-  return counts;
-}
-
-nlohmann::json Replicator::Status() {
-  Heads mine = LocalHeads();
-  TreeLinks links = Links();
-  int64_t now = NowMs();
-  nlohmann::json peers = nlohmann::json::array();
-  for (Peer* p : Peers()) {
-    const std::string& uuid = p->address.uuid;
-    std::string role = uuid == links.parent ? "parent" : links.Has(uuid) ? "child" : "lazy";
-    Heads theirs;
-    {
-      std::lock_guard<std::mutex> lock(p->mu);
-      theirs = p->heads;
-    }
-    // Lag: our commits it lacks, counted on the hosts of which it holds an
-    // older head (not those it lacks entirely, nor those where it is ahead
-    // of us), and for how long it has not held everything we hold.
-    size_t lag_hosts = 0, lag_commits = 0;
-    for (const auto& [host, head] : mine) {
-      auto it = theirs.find(host);
-      if (it != theirs.end() && it->second == head) continue;
-      ++lag_hosts;
-      std::lock_guard<std::mutex> lock(git_mu_);
-      size_t ahead = 0, behind = 0;
-      git_oid ours_id, theirs_id;
-      if (it != theirs.end() && HaveCommit(it->second) &&
-          git_oid_fromstr(&ours_id, head.c_str()) == 0 &&
-          git_oid_fromstr(&theirs_id, it->second.c_str()) == 0 &&
-          git_graph_ahead_behind(&ahead, &behind, repo_.get(), &ours_id, &theirs_id) == 0) {
-        lag_commits += ahead;
-      }
-    }
-    std::lock_guard<std::mutex> lock(p->mu);
-    bool in_sync = p->known && lag_hosts == 0;
-    nlohmann::json lag_ms = in_sync           ? nlohmann::json(0)
-                            : p->last_in_sync_ms ? nlohmann::json(now - p->last_in_sync_ms)
-                                                 : nlohmann::json(nullptr);
-    auto it = mine.find(uuid);
-    nlohmann::json j = {
-        {"uuid", uuid},
-        {"address", p->address.address + ":" + std::to_string(p->address.port)},
-        {"state", p->down ? "down" : p->misses > 0 ? "suspect" : p->known ? "up" : "unknown"},
-        {"role", role},
-        {"head", it == mine.end() ? "" : it->second},
-        {"in_sync", in_sync},
-        {"hosts_behind", p->known ? nlohmann::json(lag_hosts) : nlohmann::json(nullptr)},
-        {"lag_commits", p->known ? nlohmann::json(lag_commits) : nullptr},
-        {"lag_ms", lag_ms},
-        {"last_exchange_ms_ago", p->last_ok_ms ? nlohmann::json(now - p->last_ok_ms) : nullptr},
-        {"rtt_ms", p->rtt_ms},
-        {"clock_skew_ms", p->clock_skew_ms ? nlohmann::json(*p->clock_skew_ms) : nullptr},
-        {"bytes_in", p->bytes_in},
-        {"bytes_out", p->bytes_out},
-        {"packs_in", p->packs_in},
-        {"packs_out", p->packs_out},
-    };
-    if (!p->last_error.empty()) j["last_error"] = p->last_error;
-    peers.push_back(std::move(j));
-  }
-  return {{"host", options_.host_uuid}, {"master", store_.Head()}, {"heads", mine},
-          {"fanout", options_.fanout}, {"conflicts", conflicts_.load()},
-          {"quarantined", quarantine_.ToJson()},
-          {"forwarded",
-           {{"sent", forwards_sent_.load()},
-            {"failed", forwards_failed_.load()},
-            {"made", forwards_made_.load()}}},
-          {"peers", std::move(peers)}};
 }
 
 }  // namespace xgdb::replica

@@ -144,6 +144,9 @@ class Replicator {
   std::string Call(Peer& peer, const std::string& body);
   // Sends `request`, throws the peer's refusal as Error(kIo).
   PeerMessage Exchange(Peer& peer, const PeerMessage& request);
+  // A request of `call` from this host carrying all its heads and master
+  // (a fetch: the answer's pack is exactly what this host lacks).
+  PeerMessage RequestWithAllHeads(const std::string& call);
   // Records what a peer answered (its heads: `sent` when the answer says
   // it holds the same) and that it lives. Returns its heads.
   Heads Learn(Peer& peer, const PeerMessage& answer, const Heads& sent, bool sent_pack);
