@@ -4,7 +4,11 @@
 // seam: commit times come from the Env.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store_test_util.h"
@@ -98,6 +102,53 @@ TEST_F(StoreMasterTest, HeadListenersHearEveryMoveOfMaster) {
   store_->db().WriteField("VM", VmRef(1), "name__label", "unheard");
   store_->Commit();
   EXPECT_EQ(heard.size(), 2u);
+}
+
+// Events pair ServedHead with the image (docs/events.md): while master
+// moves, the head it answers is never newer than what the image holds. (It
+// once read master after checking for a move in progress, so a move could
+// fall between: a head whose rows the image did not hold yet.)
+TEST_F(StoreMasterTest, ServedHeadIsNeverAheadOfTheImage) {
+  std::mutex mu;
+  std::map<std::string, int> label_of;  // commit -> the label it gives VM 1
+  std::atomic<bool> done{false};
+  std::thread mover([&] {
+    for (int n = 1; n <= 150; ++n) {
+      store_->UpdateMaster([&](const std::string& head) {
+        Store::MasterMove move = Relabel(head, 1, std::to_string(n));
+        std::lock_guard<std::mutex> lock(mu);
+        label_of[move.commit] = n;
+        return move;
+      });
+    }
+    done = true;
+  });
+  // Readers outnumber the cores, so that one is often preempted inside
+  // ServedHead, where a move could slip in.
+  std::atomic<int> checks{0}, behind{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 6; ++r) {
+    readers.emplace_back([&] {
+      while (!done) {
+        std::string served = store_->ServedHead();
+        int at_served;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          auto it = label_of.find(served);
+          if (it == label_of.end()) continue;  // the first commit
+          at_served = it->second;
+        }
+        // Read after ServedHead: the image can only have moved on since.
+        int in_image = std::stoi(store_->db().ReadField("VM", "name__label", VmRef(1)));
+        behind += in_image < at_served;
+        ++checks;
+      }
+    });
+  }
+  for (auto& r : readers) r.join();
+  mover.join();
+  EXPECT_EQ(behind.load(), 0) << "of " << checks.load() << " checks";
+  EXPECT_GT(checks.load(), 0);
 }
 
 TEST_F(StoreMasterTest, NothingElseMovesOrDeletesMaster) {

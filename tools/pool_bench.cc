@@ -92,15 +92,19 @@ class Arrivals {
         nlohmann::json r = Call(hosts_[i].socket, "/xapi_gitdb", call, 15000)[1];
         auto now = Clock::now();
         bool first = token.empty();
-        token = r["token"];
-        if (first) continue;  // the initial "add" of every VM
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const auto& e : r["events"]) {
-          if (!e.contains("snapshot")) continue;
-          std::string v = e["snapshot"].value("name__description", "");
-          if (v.rfind("bench-", 0) == 0) seen_[i].emplace(v, now);
+        std::string next = r.at("token");
+        if (!first) {  // the first answer is the initial "add" of every VM
+          std::lock_guard<std::mutex> lock(mu_);
+          for (const auto& e : r.at("events")) {
+            auto snapshot = e.find("snapshot");
+            if (snapshot == e.end() || !snapshot->is_object()) continue;
+            std::string v = snapshot->value("name__description", "");
+            if (v.rfind("bench-", 0) == 0) seen_[i].emplace(v, now);
+          }
         }
-      } catch (const std::exception&) {
+        token = next;  // only once every event of the answer is counted
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "watcher of host %zu: %s\n", i, e.what());
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
@@ -184,9 +188,11 @@ int Main(int argc, char** argv) {
   // Each VM is written once (a later write would hide an earlier one's
   // event) while its host has one left.
   std::vector<size_t> used(hs.size(), 0);
+  std::map<std::string, std::pair<size_t, std::string>> writer_of;  // value -> (host, vm)
   auto write = [&](size_t host) {
     std::string vm = owned[host][used[host]++ % owned[host].size()];
     std::string value = Value(++k);
+    writer_of[value] = {host, vm};
     written.emplace_back(vm, value);
     auto t0 = Clock::now();
     Call(hs[host].socket, "/remote_db_access_v2",
@@ -256,7 +262,10 @@ int Main(int argc, char** argv) {
       if (ph.everywhere.back() < 0) {
         std::vector<double> t = arrivals.Times(value, t0);
         for (size_t i = 0; i < t.size(); ++i) {
-          if (t[i] < 0) std::fprintf(stderr, "%s never reported by host %zu\n", value.c_str(), i);
+          if (t[i] < 0) {
+            std::fprintf(stderr, "%s (written on host %zu to %s) never reported by host %zu\n",
+                         value.c_str(), writer_of[value].first, writer_of[value].second.c_str(), i);
+          }
         }
       }
     }

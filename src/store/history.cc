@@ -233,10 +233,13 @@ std::string Store::Head() const {
 }
 
 std::string Store::ServedHead() const {
-  {
-    std::lock_guard<std::mutex> lock(impl_->served_mu);
-    if (impl_->image_behind_at) return *impl_->image_behind_at;
-  }
+  // Master is read under the same lock: UpdateMaster marks the image behind
+  // before it moves master, so no move can fall between the two reads (one
+  // did: the head already moved, the image not yet, and events were made of
+  // the old rows under the new head's token, so that change was never
+  // reported). Lock order: served_mu, then git_mu.
+  std::lock_guard<std::mutex> lock(impl_->served_mu);
+  if (impl_->image_behind_at) return *impl_->image_behind_at;
   return Head();
 }
 
