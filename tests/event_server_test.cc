@@ -171,6 +171,42 @@ TEST_F(EventServerTest, HundredsOfConnectionsWaitAndOneCommitWakesThemAll) {
   EXPECT_EQ(hub_->waiting(), 0u);
 }
 
+// Waiters alike (the same classes, in any order, and token) share one
+// answer per round; a different token or subscription gets its own.
+TEST_F(EventServerTest, WaitersAlikeShareAnAnswerOthersGetTheirOwn) {
+  std::string older = CurrentToken();
+  store_->db().WriteField("VM", kVm, "name__label", "first");
+  store_->Commit();
+  std::string t = CurrentToken();
+  auto send = [&](const std::string& token, std::vector<std::string> classes) {
+    server::Connection c = Connect();
+    c.Send(server::XapiRequest("/xapi_gitdb", FromBody(token, 60, classes)));
+    return c;
+  };
+  std::vector<server::Connection> alike;
+  alike.push_back(send(t, {"VM", "task"}));
+  alike.push_back(send(t, {"task", "VM"}));
+  server::Connection tasks_only = send(t, {"task"});
+  for (int tries = 0; tries < 1000 && hub_->waiting() < 3; ++tries) usleep(10000);
+  ASSERT_EQ(hub_->waiting(), 3u);
+  store_->db().WriteField("VM", kVm, "name__label", "second");
+  store_->Commit();
+  server::Connection from_older = send(older, {"VM"});  // answered at once, from its token
+  json a = Result(alike[0].ReadAnswer()), b = Result(alike[1].ReadAnswer());
+  EXPECT_EQ(a, b);
+  ASSERT_EQ(a["events"].size(), 1u);
+  EXPECT_EQ(a["events"][0]["snapshot"]["name__label"], "second");
+  json o = Result(from_older.ReadAnswer());
+  ASSERT_EQ(o["events"].size(), 1u);
+  EXPECT_EQ(o["token"], a["token"]);
+  // The VM commit is nothing to a task waiter: it still waits.
+  EXPECT_FALSE(tasks_only.ReadableWithin(200));
+  store_->db().CreateRow("task", {{"uuid", "t1"}}, kTask);
+  json k = Result(tasks_only.ReadAnswer());
+  ASSERT_EQ(k["events"].size(), 1u);
+  EXPECT_EQ(k["events"][0]["class"], "task");
+}
+
 TEST_F(EventServerTest, TimeoutAnswersEmptyWithTheSameToken) {
   std::string t = CurrentToken();
   auto c = Connect();

@@ -64,6 +64,8 @@ class EventHub {
   using Clock = std::chrono::steady_clock;
   struct Waiter {
     Subscriptions subs;
+    std::string classes;            // the subscription as given, sorted: waiters alike share
+                                    // one evaluation per round
     std::string token;              // as given: the answer on timeout
     std::optional<Position> since;  // advanced while nothing matches
     Position seen;                  // the position last evaluated against
