@@ -15,11 +15,7 @@ using namespace store;
 namespace {
 
 int64_t CommitTime(git_repository* repo, const std::string& hex) {
-  git_oid id = ParseOidHex(hex);
-  git_commit* raw = nullptr;
-  Check(git_commit_lookup(&raw, repo, &id), "reading commit " + hex, ErrorKind::kCorrupt);
-  CommitPtr commit(raw);
-  return git_commit_time(commit.get());
+  return git_commit_time(LookupCommit(repo, ParseOidHex(hex), ErrorKind::kCorrupt).get());
 }
 
 // The newest token per lock named by "Lock-Token:" trailers of the commits
@@ -38,10 +34,7 @@ std::map<std::string, uint64_t> TokensSince(git_repository* repo, const std::str
   }
   std::map<std::string, uint64_t> tokens;
   for (git_oid id; git_revwalk_next(&id, walk.get()) == 0;) {
-    git_commit* raw_commit = nullptr;
-    Check(git_commit_lookup(&raw_commit, repo, &id), "reading commit " + OidHex(id),
-          ErrorKind::kCorrupt);
-    CommitPtr commit(raw_commit);
+    CommitPtr commit = LookupCommit(repo, id, ErrorKind::kCorrupt);
     for (const auto& [name, token] : merge::LockTokenTrailers(git_commit_message(commit.get()))) {
       tokens[name] = std::max(tokens[name], token);
     }

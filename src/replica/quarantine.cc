@@ -18,24 +18,18 @@ using namespace store;
 
 namespace {
 
-constexpr char kHostRefPrefix[] = "OpaqueRef:";
+constexpr char kOpaqueRefPrefix[] = "OpaqueRef:";  // a host ref, not a uuid
 
 // Stands for a commit whose author cannot be told: it may change only rows
 // nobody owns.
 constexpr char kNobody[] = "(unknown host)";
-
-CommitPtr LookupCommit(git_repository* repo, const git_oid& id) {
-  git_commit* raw = nullptr;
-  Check(git_commit_lookup(&raw, repo, &id), "reading commit " + OidHex(id), ErrorKind::kCorrupt);
-  return CommitPtr(raw);
-}
 
 // The host ref a commit's trailer names: a task merge records the host ref
 // itself, a store commit the host's uuid, found in the host table as of
 // the commit's parent, or of the commit (a host adding its own row).
 std::string ActorRef(git_repository* repo, const std::string& trailer,
                      const std::vector<const git_commit*>& versions, HostRefCache* cache) {
-  if (trailer.rfind(kHostRefPrefix, 0) == 0) return trailer;
+  if (trailer.rfind(kOpaqueRefPrefix, 0) == 0) return trailer;
   auto it = cache->find(trailer);
   if (it != cache->end()) return it->second;
   merge::GitReader reader(repo);
@@ -66,7 +60,7 @@ std::optional<Violation> FindViolation(git_repository* repo, const std::string& 
     Check(git_revwalk_hide(walk.get(), &id), "walking " + h, ErrorKind::kCorrupt);
   }
   for (git_oid id; git_revwalk_next(&id, walk.get()) == 0;) {
-    CommitPtr commit = LookupCommit(repo, id);
+    CommitPtr commit = LookupCommit(repo, id, ErrorKind::kCorrupt);
     unsigned parents = git_commit_parentcount(commit.get());
     if (parents == 0) continue;  // a root: the pool's first commit, nothing to compare with
     Violation v;
@@ -113,10 +107,6 @@ std::optional<Violation> FindViolation(git_repository* repo, const std::string& 
   }
   return std::nullopt;
 }
-
-}  // namespace xgdb::replica
-
-namespace xgdb::replica {
 
 std::optional<Violation> Quarantine::Find(const std::string& host, const std::string& head,
                                           const std::vector<std::string>& held) {
@@ -181,11 +171,6 @@ bool Quarantine::Check(const std::string& host, const std::string& head,
   std::lock_guard<std::mutex> lock(mu_);
   refused_[host] = *v;
   return true;
-}
-
-size_t Quarantine::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return refused_.size();
 }
 
 nlohmann::json Quarantine::ToJson() const {

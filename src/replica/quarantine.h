@@ -72,7 +72,6 @@ class Quarantine {
   // and true returned: the caller must not adopt the head.
   bool Check(const std::string& host, const std::string& head,
              const std::vector<std::string>& held);
-  size_t size() const;
   // [{host, head, commit, actor, table, ref, owner, reason}], by host.
   nlohmann::json ToJson() const;
 

@@ -68,6 +68,14 @@ inline git_oid ParseOidHex(const std::string& hex) {
   return id;
 }
 
+// Commit `id`; Error(`kind`) when it cannot be read.
+inline CommitPtr LookupCommit(git_repository* repo, const git_oid& id,
+                              ErrorKind kind = ErrorKind::kIo) {
+  git_commit* raw = nullptr;
+  Check(git_commit_lookup(&raw, repo, &id), "reading commit " + OidHex(id), kind);
+  return CommitPtr(raw);
+}
+
 // The root tree of commit `commit_id`.
 inline TreePtr CommitRoot(git_repository* repo, const git_oid& commit_id) {
   git_commit* raw = nullptr;

@@ -43,12 +43,6 @@ std::optional<int64_t> ParseTime(const std::string& rev) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-CommitPtr LookupCommit(git_repository* repo, const git_oid& id) {
-  git_commit* raw = nullptr;
-  Check(git_commit_lookup(&raw, repo, &id), "reading commit " + OidHex(id));
-  return CommitPtr(raw);
-}
-
 TreePtr CommitTree(const git_commit* commit) {
   git_tree* raw = nullptr;
   Check(git_commit_tree(&raw, commit), "reading the tree of " + OidHex(*git_commit_id(commit)));
