@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <mutex>
@@ -17,6 +18,8 @@
 
 #include "lock/consensus.h"
 #include "lock/lock_table.h"
+#include "server/client.h"
+#include "support/daemon.h"
 #include "support/sim_pool.h"
 
 namespace xgdb::test {
@@ -440,6 +443,35 @@ TEST_F(LockServiceTest, TheTableSurvivesARestartOfEveryVoter) {
   EXPECT_GT(b[1]["token"].get<uint64_t>(), a[1]["token"].get<uint64_t>());
 }
 
+// What a member taking host `victim`'s place (its id and consensus port)
+// among the first three voters would run, presenting `secret`.
+lock::ConsensusOptions InPlaceOf(const SimPool& pool, size_t victim, const std::string& secret,
+                                 const std::string& dir) {
+  lock::ConsensusOptions o;
+  for (size_t i = 0; i < 3; ++i) {
+    o.voters.push_back({lock::MemberIdOf(pool.host(i).uuid),
+                        "127.0.0.1:" + std::to_string(ConsensusPort(pool.host(i)))});
+  }
+  o.self = o.voters[victim];
+  o.dir = dir;
+  o.secrets = [secret] { return std::vector<std::string>{secret}; };
+  return o;
+}
+// The pool secret host i's daemon was given.
+std::string PoolSecret(const SimPool& pool, size_t i) {
+  const auto& argv = pool.host(i).argv;
+  std::string secret = ReadFile(*(std::find(argv.begin(), argv.end(), std::string("--secret-file")) + 1));
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+  return secret;
+}
+// Whether `text` occurs at least twice in the file at `path` (a refused
+// member retries each second: a second refusal means it stayed out).
+bool SaidTwice(const std::string& path, const std::string& text) {
+  std::string log = ReadFile(path);
+  size_t first = log.find(text);
+  return first != std::string::npos && log.find(text, first + 1) != std::string::npos;
+}
+
 // An impostor takes a dead voter's place (its id and port): without the
 // pool secret it is refused and learns nothing; with it, it catches up.
 TEST_F(LockServiceTest, AMemberWithoutTheSecretCannotJoin) {
@@ -448,40 +480,17 @@ TEST_F(LockServiceTest, AMemberWithoutTheSecretCannotJoin) {
   size_t leader = Leader(pool, {0, 1, 2});
   ASSERT_LT(leader, pool.size());
   size_t victim = (leader + 1) % 3;
-  std::vector<lock::ConsensusMember> voters;
-  for (size_t i = 0; i < 3; ++i) {
-    voters.push_back({lock::MemberIdOf(pool.host(i).uuid),
-                      "127.0.0.1:" + std::to_string(ConsensusPort(pool.host(i)))});
-  }
   json granted = Acquire(pool, leader, "VDI:7", {{"ttl", 120}});
   ASSERT_TRUE(Granted(granted)) << granted;
   pool.Kill(victim);
-  const auto& argv = pool.host(victim).argv;
-  std::string secret_file =
-      *(std::find(argv.begin(), argv.end(), std::string("--secret-file")) + 1);
-  std::string secret = ReadFile(secret_file);
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
-
-  auto impostor = [&](const std::string& presented, const std::string& dir) {
-    lock::ConsensusOptions o;
-    o.self = voters[victim];
-    o.voters = voters;
-    o.dir = dir;
-    o.secrets = [presented] { return std::vector<std::string>{presented}; };
-    return o;
-  };
   {
     lock::LockTable table;
-    lock::Consensus wrong(impostor("not the pool secret", dir_ / "wrong"), table);
+    lock::Consensus wrong(InPlaceOf(pool, victim, "not the pool secret", dir_ / "wrong"), table);
     wrong.Start();
-    std::string leader_log = HostDir(pool.host(leader)) + "/daemon.log";
-    // Two refusals: the impostor retried (a second later), so had it been
-    // let in, the leader's heartbeats would have caught it up by now.
+    // Had it been let in, the leader's heartbeats would have caught it up
+    // by its second refusal.
     EXPECT_TRUE(Eventually([&] {
-      std::string log = ReadFile(leader_log);
-      size_t first = log.find("does not know the pool secret");
-      return first != std::string::npos &&
-             log.find("does not know the pool secret", first + 1) != std::string::npos;
+      return SaidTwice(HostDir(pool.host(leader)) + "/daemon.log", "does not know the pool secret");
     }));
     EXPECT_TRUE(Granted(Acquire(pool, leader, "VDI:8")));
     EXPECT_TRUE(table.Grants().empty());
@@ -489,9 +498,60 @@ TEST_F(LockServiceTest, AMemberWithoutTheSecretCannotJoin) {
     wrong.Stop();
   }
   lock::LockTable table;
-  lock::Consensus right(impostor(secret, dir_ / "right"), table);
+  lock::Consensus right(InPlaceOf(pool, victim, PoolSecret(pool, victim), dir_ / "right"), table);
   right.Start();
   EXPECT_TRUE(Eventually([&] { return table.Grants().size() == 2; }));
+  right.Stop();
+}
+
+// With TLS (sim --tls) consensus runs inside TLS: a member speaking plain
+// TCP, or one whose certificate is not in the pool's bundle, is sent
+// nothing even with the secret; the real host's certificate catches up.
+TEST_F(LockServiceTest, OverTlsAMemberOutsideThePoolsBundleIsSentNothing) {
+  SimPool pool(dir_.path(), 3, {"--tls"});
+  ASSERT_TRUE(pool.ok());
+  size_t leader = Leader(pool, {0, 1, 2});
+  ASSERT_LT(leader, pool.size());
+  size_t victim = (leader + 1) % 3;
+  json granted = Acquire(pool, leader, "VDI:7", {{"ttl", 120}});
+  ASSERT_TRUE(Granted(granted)) << granted;
+  pool.Kill(victim);
+  const std::string leader_log = HostDir(pool.host(leader)) + "/daemon.log";
+  const std::string secret = PoolSecret(pool, victim);
+  auto trust = server::TlsTrust::FromBundle(dir_ / "pool/pool-ca-bundle.pem");
+  {
+    lock::LockTable table;
+    lock::Consensus plain(InPlaceOf(pool, victim, secret, dir_ / "plain"), table);
+    plain.Start();
+    EXPECT_TRUE(Eventually([&] { return SaidTwice(leader_log, "lock service: TLS with"); }));
+    EXPECT_TRUE(Granted(Acquire(pool, leader, "VDI:8")));
+    EXPECT_TRUE(table.Grants().empty());
+    plain.Stop();
+  }
+  {
+    CommandResult made = test::Run(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+        "-subj /CN=impostor -keyout " + ShellQuote(dir_ / "impostor.key") + " -out " +
+        ShellQuote(dir_ / "impostor.pem"));
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    lock::ConsensusOptions o = InPlaceOf(pool, victim, secret, dir_ / "untrusted");
+    o.tls = std::make_shared<lock::ConsensusTls>(dir_ / "impostor.pem", dir_ / "impostor.key", trust);
+    lock::LockTable table;
+    lock::Consensus untrusted(std::move(o), table);
+    untrusted.Start();
+    EXPECT_TRUE(Eventually([&] { return SaidTwice(leader_log, "certificate is not trusted"); }));
+    EXPECT_TRUE(Granted(Acquire(pool, leader, "VDI:9")));
+    EXPECT_TRUE(table.Grants().empty());
+    untrusted.Stop();
+  }
+  lock::ConsensusOptions o = InPlaceOf(pool, victim, secret, dir_ / "right");
+  const std::string victim_dir = HostDir(pool.host(victim));
+  o.tls = std::make_shared<lock::ConsensusTls>(victim_dir + "/tls-cert.pem",
+                                               victim_dir + "/tls-key.pem", trust);
+  lock::LockTable table;
+  lock::Consensus right(std::move(o), table);
+  right.Start();
+  EXPECT_TRUE(Eventually([&] { return table.Grants().size() == 3; }));
   right.Stop();
 }
 

@@ -5,12 +5,15 @@
 // stopped and restarted.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "server/client.h"
+#include "server/http_server.h"
 #include "support/daemon.h"
 #include "support/sim_pool.h"
 #include "xgdb/error.h"
@@ -326,6 +329,83 @@ TEST_F(ReplicatorTest, CorruptPackOrMissingHeadIsRefusedWithNothingApplied) {
   EXPECT_TRUE(Eventually([&] {
     return pool.ReadField(0, "pool", "name_description", ref) == "after the bad packs";
   }));
+}
+
+}  // namespace
+}  // namespace xgdb::test
+
+namespace xgdb::test {
+namespace {
+
+// With `sim --tls` (a certificate per host, all of them the pool's bundle)
+// replication, forwarded writes and lock calls go over TLS; a server at a
+// peer's address whose certificate is not in the bundle is sent nothing.
+TEST_F(ReplicatorTest, OverTlsNothingIsSentToACertificateOutsideThePoolsBundle) {
+  SimPool pool(dir_.path(), 3, {"--tls"});
+  ASSERT_TRUE(pool.ok());
+  std::string ref = PoolRef(pool);
+  pool.WriteField(0, "pool", ref, "name_description", "over tls");
+  EXPECT_TRUE(Eventually(
+      [&] { return AllRead(pool, All(pool), "pool", "name_description", ref, "over tls"); }));
+  // Host 1's VM written through host 2: forwarded to host 1, over TLS.
+  std::string vm = pool.OwnedVm(1);
+  ASSERT_FALSE(vm.empty());
+  pool.WriteField(2, "VM", vm, "name__description", "forwarded over tls");
+  EXPECT_EQ(pool.ReadField(2, "VM", "name__description", vm), "forwarded over tls");
+  // Every host grants a lock: those that do not lead ask the leader over TLS.
+  for (size_t i = 0; i < pool.size(); ++i) {
+    nlohmann::json got =
+        pool.Ours(i, {"Lock_acquire", {{"name", "tls:" + std::to_string(i)}, {"wait", 10}}});
+    EXPECT_EQ(got.at(0), "Lock_acquire") << "host " << i << ": " << got.dump();
+  }
+
+  // Host 1 is gone and something else answers at its address, with a
+  // certificate of its own.
+  pool.Kill(1);
+  CommandResult made = test::Run(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+      "-subj /CN=impostor -keyout " + ShellQuote(dir_ / "impostor.key") + " -out " +
+      ShellQuote(dir_ / "impostor.pem"));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  server::ServerOptions o;
+  o.tcp = true;
+  o.tcp_port = static_cast<uint16_t>(std::stoi(pool.host(1).peer.substr(pool.host(1).peer.rfind(':') + 1)));
+  o.secret_files = {dir_ / "pool/pool-secret"};
+  o.tls_cert_file = dir_ / "impostor.pem";
+  o.tls_key_file = dir_ / "impostor.key";
+  std::atomic<int> received{0};
+  std::unique_ptr<server::HttpServer> impostor;
+  // The dead daemon's port is free once its last thread is gone.
+  ASSERT_TRUE(Eventually([&] {
+    impostor = std::make_unique<server::HttpServer>(
+        o, [&](server::Request, server::Responder respond) {
+          ++received;
+          respond(rpc::RpcResult{200, "", ""});
+        });
+    try {
+      impostor->Start();
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  }));
+  pool.WriteField(0, "pool", ref, "name_description", "not for impostors");
+  // Host 0 tries host 1's address, refuses the certificate and says so.
+  const std::string log = dir_ / "pool/host0/daemon.log";
+  EXPECT_TRUE(Eventually([&] {
+    std::string text = ReadFile(log);
+    return text.find("peer " + pool.host(1).uuid) != std::string::npos &&
+           text.find("not trusted") != std::string::npos;
+  }, 30)) << ReadFile(log);
+  EXPECT_EQ(received.load(), 0);
+  impostor->Stop();
+
+  // The real host 1 comes back and catches up.
+  pool.Restart(1);
+  EXPECT_TRUE(Eventually([&] {
+    return pool.ReadField(1, "pool", "name_description", ref) == "not for impostors" &&
+           pool.Converged();
+  }, 30));
 }
 
 }  // namespace

@@ -300,6 +300,64 @@ TEST_F(TransportTest, TlsOnTcpServesWithTheSecretAndRefusesWithout) {
   EXPECT_EQ(std::string::npos, plain.output.find("200")) << plain.output;
 }
 
+// The client's side of TLS (peer calls): a server whose certificate is in
+// the bundle answers; one that is not is refused before anything is sent.
+TEST_F(TransportTest, TlsClientTrustsTheCertificatesOfItsBundleOnly) {
+  auto make_certificate = [&](const std::string& name) {
+    std::string cert = dir_ / (name + ".pem"), key = dir_ / (name + ".key");
+    test::CommandResult made = test::Run(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=" +
+        name + " -keyout " + test::ShellQuote(key) + " -out " + test::ShellQuote(cert));
+    EXPECT_EQ(0, made.exit_code) << made.output;
+    return std::make_pair(cert, key);
+  };
+  auto [cert, key] = make_certificate("host-a");
+  auto [other_cert, other_key] = make_certificate("host-b");
+  test::WriteFile(dir_ / "secret-a", std::string(kSecretA) + "\n");
+  ServerOptions o;
+  o.tcp = true;
+  o.secret_files = {dir_ / "secret-a"};
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  std::atomic<int> served{0};
+  HttpServer server(o, Synchronous([&](const Request& r) {
+    ++served;
+    return rpc::RpcResult{200, "tls:" + r.body, ""};
+  }));
+  server.Start();
+  // A bundle of several certificates, the server's among them.
+  test::WriteFile(dir_ / "bundle.pem", test::ReadFile(other_cert) + test::ReadFile(cert));
+  auto trusted = TlsTrust::FromBundle(dir_ / "bundle.pem");
+  Connection c = Connection::Tcp("127.0.0.1", server.tcp_port(), 5000, trusted.get());
+  Answer a = c.Call("/remote_db_access", "hello", kSecretA, false);
+  EXPECT_EQ(200, a.status);
+  EXPECT_EQ("tls:hello", a.body);
+  EXPECT_EQ("tls:again", c.Call("/remote_db_access", "again", kSecretA, false).body);  // kept alive
+  // A bundle without the server's certificate: refused, and said why.
+  auto other = TlsTrust::FromBundle(other_cert);
+  try {
+    Connection::Tcp("127.0.0.1", server.tcp_port(), 5000, other.get());
+    ADD_FAILURE() << "an untrusted server was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(ErrorKind::kIo, e.kind());
+    EXPECT_NE(std::string(e.what()).find("not trusted"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(2, served.load());
+  // A bundle that holds no certificate is a clear error, not "trust all".
+  test::WriteFile(dir_ / "empty.pem", "not a certificate\n");
+  try {
+    TlsTrust::FromBundle(dir_ / "empty.pem");
+    ADD_FAILURE() << "a bundle without certificates was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(ErrorKind::kInvalidArgument, e.kind()) << e.what();
+  }
+  // A plain client on the TLS port gets no answer.
+  EXPECT_THROW(Connection::Tcp("127.0.0.1", server.tcp_port(), 2000)
+                   .Call("/remote_db_access", "plain", kSecretA, false),
+               Error);
+  EXPECT_EQ(2, served.load());
+}
+
 // An answer given while the server stops (a long poll answered at
 // shutdown) still reaches its client.
 TEST_F(TransportTest, StopDeliversAnswersAlreadyUnderWay) {

@@ -105,6 +105,9 @@ int RunServe(const GlobalOptions& global, ServeArgs& args) {
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     UsageError("--tls-cert and --tls-key go together");
   }
+  if (!options.peer_ca_file.empty() && options.tls_cert_file.empty()) {
+    UsageError("--peer-ca needs --tls-cert and --tls-key (peers speak TLS to this host too)");
+  }
   if (options.tcp_port != 0 && options.secret_files.empty()) {
     UsageError("--tcp needs at least one --secret-file (TCP clients must present the pool secret)");
   }
@@ -137,6 +140,7 @@ int RunServe(const GlobalOptions& global, ServeArgs& args) {
                               {"host_uuid", options.host_uuid},
                               {"peers", options.peers},
                               {"pool_peers", options.peers_from_pool},
+                              {"peer_ca", options.peer_ca_file},
                               {"sync", options.sync_commit},
                               {"commit_interval_ms", options.commit_interval_ms}};
     if (global.json) {
@@ -181,6 +185,11 @@ void RegisterServeCommand(CLI::App& app, GlobalOptions& global, CommandTable& ta
       ->type_name("FILE");
   sub->add_option("--tls-key", o.tls_key_file, "PEM private key for --tls-cert")
       ->type_name("FILE");
+  sub->add_option("--peer-ca", o.peer_ca_file,
+                  "Call peers over TLS, trusting the certificates of this PEM bundle "
+                  "(the pool's host certificates or their CA)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
   sub->add_option("--commit-interval-ms", o.commit_interval_ms,
                   "Group commit: commit what changed every this many milliseconds")
       ->type_name("MS")

@@ -15,11 +15,16 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "cli/cli_common.h"
 #include "server/client.h"
@@ -40,6 +45,9 @@ struct SimArgs {
   // Peers from the host table (serve --pool-peers): host i's row gets the
   // address 127.0.0.<i+2>, where its daemon listens on the pool's one port.
   bool pool_peers = false;
+  // TLS between the daemons: each its own self-signed certificate, all of
+  // them the pool's bundle (serve --tls-cert, --tls-key, --peer-ca).
+  bool tls = false;
 };
 
 std::string LoopbackAddress(size_t i) { return "127.0.0." + std::to_string(i + 2); }
@@ -82,6 +90,39 @@ void Run(const std::vector<std::string>& argv, const std::string& log) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw Error(ErrorKind::kIo, argv[0] + " failed; see " + log);
   }
+}
+
+// A new P-256 key and a self-signed certificate for it naming `name`,
+// valid for 30 days, as PEM files (the key's mode 0600).
+void WriteSelfSignedCertificate(const std::string& name, const std::string& cert_file,
+                                const std::string& key_file) {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  if (!key || !cert) throw Error(ErrorKind::kIo, "cannot make a key for " + name);
+  X509_set_version(cert.get(), 2);
+  std::random_device rd;
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), static_cast<long>(rd() >> 1));
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 30L * 24 * 3600);
+  X509_NAME* subject = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(name.c_str()), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), subject);
+  X509_set_pubkey(cert.get(), key.get());
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
+    throw Error(ErrorKind::kIo, "cannot sign a certificate for " + name);
+  }
+  auto write = [](const std::string& path, const std::function<int(FILE*)>& pem) {
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE* f = fd >= 0 ? fdopen(fd, "w") : nullptr;
+    bool ok = f != nullptr && pem(f) == 1;
+    if (f != nullptr) ok = fclose(f) == 0 && ok;
+    if (!ok) throw Error(ErrorKind::kIo, "cannot write " + path);
+  };
+  write(cert_file, [&](FILE* f) { return PEM_write_X509(f, cert.get()); });
+  write(key_file, [&](FILE* f) {
+    return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
 }
 
 // `n` distinct free ports on 127.0.0.1: all bound at once (so they differ
@@ -223,6 +264,15 @@ int RunSim(const SimArgs& args) {
     fs::copy(base, h.repo, fs::copy_options::recursive, ec);
     if (ec) throw Error(ErrorKind::kIo, "cannot copy the repository: " + ec.message());
   }
+  const std::string bundle = (dir / "pool-ca-bundle.pem").string();
+  if (args.tls) {
+    std::ofstream out(bundle);
+    for (SimHost& h : hosts) {
+      WriteSelfSignedCertificate(h.uuid, h.dir + "/tls-cert.pem", h.dir + "/tls-key.pem");
+      out << std::ifstream(h.dir + "/tls-cert.pem").rdbuf();
+    }
+    if (!out.flush()) throw Error(ErrorKind::kIo, "cannot write " + bundle);
+  }
   auto stop_all = [&] {
     for (SimHost& h : hosts) kill(h.pid, SIGTERM);
     for (SimHost& h : hosts) waitpid(h.pid, nullptr, 0);
@@ -246,6 +296,10 @@ int RunSim(const SimArgs& args) {
                 "--metrics", "127.0.0.1:0"};
       if (args.no_fsync) h.argv.push_back("--no-fsync");
       if (args.pool_peers) h.argv.push_back("--pool-peers");
+      if (args.tls) {
+        h.argv.insert(h.argv.end(), {"--tls-cert", h.dir + "/tls-cert.pem", "--tls-key",
+                                     h.dir + "/tls-key.pem", "--peer-ca", bundle});
+      }
       for (const std::string& p : args.pool_peers ? std::vector<std::string>{} : peers) {
         h.argv.push_back("--peer");
         h.argv.push_back(p);
@@ -308,6 +362,9 @@ void RegisterSimCommand(CLI::App& app, GlobalOptions&, CommandTable& table) {
   sub->add_flag("--pool-peers", args->pool_peers,
                 "Daemons find each other in the host table (serve --pool-peers): each on its own "
                 "loopback address 127.0.0.N, all on one port");
+  sub->add_flag("--tls", args->tls,
+                "TLS between the daemons: a self-signed certificate each, all of them the "
+                "pool's bundle (pool-ca-bundle.pem)");
   table.Add(sub, [args] {
     // Blocked before any thread exists so that only sigwait sees them.
     sigset_t stop;

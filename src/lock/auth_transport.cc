@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "lock/tls_bridge.h"
 #include "xgdb/error.h"
 
 namespace xgdb::lock {
@@ -40,22 +41,6 @@ bool SameMac(const std::string& a, const std::string& b) {
 
 void FreeStream(uv_handle_t* handle) { raft_free(handle); }
 
-// A write whose bytes live until libuv is done with them.
-struct Write {
-  uv_write_t req;
-  std::string bytes;
-};
-
-void Send(uv_stream_t* stream, std::string bytes) {
-  auto* w = new Write{{}, std::move(bytes)};
-  uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
-  if (uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int) {
-        delete reinterpret_cast<Write*>(req);
-      }) != 0) {
-    delete w;
-  }
-}
-
 }  // namespace
 
 // One connection between libraft's TCP preamble and libraft proper.
@@ -80,8 +65,9 @@ struct AuthTransport::Handshake {
   char buf[kNonceBytes + kMacBytes];
 };
 
-AuthTransport::AuthTransport(uv_loop_t* loop, SecretsFn secrets, const std::string& bind_address)
-    : loop_(loop), secrets_(std::move(secrets)) {
+AuthTransport::AuthTransport(uv_loop_t* loop, SecretsFn secrets, const std::string& bind_address,
+                             std::shared_ptr<const ConsensusTls> tls)
+    : loop_(loop), secrets_(std::move(secrets)), tls_(std::move(tls)) {
   int rv = raft_uv_tcp_init(&inner_, loop);
   if (rv == 0 && !bind_address.empty()) {
     rv = raft_uv_tcp_set_bind_address(&inner_, bind_address.c_str());
@@ -157,6 +143,13 @@ void AuthTransport::OnInnerConnect(raft_uv_connect* req, uv_stream_t* stream, in
     self->Fail(h, RAFT_CANCELED, "");
     return;
   }
+  if (self->tls_) {  // the secret is proven inside TLS, and libraft talks there
+    stream = StartTlsBridge(self->loop_, stream, *self->tls_, true, h->peer);
+    if (stream == nullptr) {
+      self->Fail(h, RAFT_NOCONNECTION, "cannot start TLS");
+      return;
+    }
+  }
   self->StartExchange(h, stream);
 }
 
@@ -167,11 +160,15 @@ void AuthTransport::OnInnerAccept(raft_uv_transport* inner, raft_id id, const ch
     uv_close(reinterpret_cast<uv_handle_t*>(stream), FreeStream);
     return;
   }
+  if (self->tls_) {
+    stream = StartTlsBridge(self->loop_, stream, *self->tls_, false, address);
+    if (stream == nullptr) return;
+  }
   Handshake* h = self->Begin(false, id, address);
   h->peer = address;
   RAND_bytes(h->nonce_s, kNonceBytes);
   self->StartExchange(h, stream);
-  Send(stream, std::string(reinterpret_cast<char*>(h->nonce_s), kNonceBytes));
+  SendBytes(stream, std::string(reinterpret_cast<char*>(h->nonce_s), kNonceBytes));
 }
 
 void AuthTransport::StartExchange(Handshake* h, uv_stream_t* stream) {
@@ -215,7 +212,7 @@ void AuthTransport::Step(Handshake* h) {
     h->secret = secrets.front();
     h->in.clear();
     h->want = kMacBytes;
-    Send(h->stream, std::string(reinterpret_cast<char*>(h->nonce_c), kNonceBytes) +
+    SendBytes(h->stream, std::string(reinterpret_cast<char*>(h->nonce_c), kNonceBytes) +
                         Mac(h->secret, "xgdb-raft-client", h->nonce_s, h->nonce_c, h->id, h->address));
     return;
   }
@@ -231,7 +228,7 @@ void AuthTransport::Step(Handshake* h) {
   std::string mac = h->in.substr(kNonceBytes);
   for (const std::string& secret : secrets) {
     if (SameMac(mac, Mac(secret, "xgdb-raft-client", h->nonce_s, h->nonce_c, h->id, h->address))) {
-      Send(h->stream, Mac(secret, "xgdb-raft-server", h->nonce_s, h->nonce_c, h->id, h->address));
+      SendBytes(h->stream, Mac(secret, "xgdb-raft-server", h->nonce_s, h->nonce_c, h->id, h->address));
       Succeed(h);
       return;
     }

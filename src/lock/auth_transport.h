@@ -6,12 +6,15 @@
 // (HMAC-SHA256 over both ends' nonces, the connecting member's id and
 // address) before the stream is handed to libraft. A peer without the
 // secret is logged and disconnected; it can neither vote nor append.
+// With TLS, the connection goes through a TLS bridge (tls_bridge.h) first,
+// and the handshake and libraft run inside it.
 //
 // Runs on the consensus thread's libuv loop; nothing here is thread-safe.
 #ifndef XGDB_LOCK_AUTH_TRANSPORT_H_
 #define XGDB_LOCK_AUTH_TRANSPORT_H_
 
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -25,6 +28,8 @@ extern "C" {
 
 namespace xgdb::lock {
 
+class ConsensusTls;
+
 // The pool secrets: the first is presented, any is accepted (rotation).
 using SecretsFn = std::function<std::vector<std::string>()>;
 
@@ -32,7 +37,9 @@ class AuthTransport {
  public:
   // `bind_address` ("IP:PORT", empty: the member's own address) is where
   // the transport listens. Error(kIo) when libraft refuses.
-  AuthTransport(uv_loop_t* loop, SecretsFn secrets, const std::string& bind_address);
+  // `tls` null: plain TCP.
+  AuthTransport(uv_loop_t* loop, SecretsFn secrets, const std::string& bind_address,
+                std::shared_ptr<const ConsensusTls> tls = nullptr);
   ~AuthTransport();  // only after libraft closed the transport
   AuthTransport(const AuthTransport&) = delete;
   AuthTransport& operator=(const AuthTransport&) = delete;
@@ -64,6 +71,7 @@ class AuthTransport {
 
   uv_loop_t* loop_;
   SecretsFn secrets_;
+  std::shared_ptr<const ConsensusTls> tls_;
   raft_id id_ = 0;       // this member
   std::string address_;  // this member's
   raft_uv_transport outer_{};

@@ -266,7 +266,8 @@ void Consensus::Start() {
   if (ec) throw Error(ErrorKind::kIo, "cannot create " + m.options.dir + ": " + ec.message());
   WaitForPort(m.options.bind_address.empty() ? m.options.self.address : m.options.bind_address);
   uv_loop_init(&m.loop);
-  m.transport = std::make_unique<AuthTransport>(&m.loop, m.options.secrets, m.options.bind_address);
+  m.transport = std::make_unique<AuthTransport>(&m.loop, m.options.secrets, m.options.bind_address,
+                                                m.options.tls);
   int rv = raft_uv_init(&m.io, &m.loop, m.options.dir.c_str(), m.transport->transport());
   if (rv != 0) throw RaftError("raft_uv_init", rv);
   // Three segments are preallocated: 1 MiB each (not 8) keeps a voter's

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lock/auth_transport.h"
+#include "lock/tls_bridge.h"
 
 namespace xgdb::lock {
 
@@ -50,6 +51,8 @@ struct ConsensusOptions {
   std::vector<ConsensusMember> voters;
   bool bootstrap = true;
   SecretsFn secrets;
+  // TLS on every consensus connection (tls_bridge.h); null: plain TCP.
+  std::shared_ptr<const ConsensusTls> tls;
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_ms = 100;
 };

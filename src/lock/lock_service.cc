@@ -79,6 +79,7 @@ void LockService::Start() {
   c.self = MemberOf(options_.self);
   c.dir = options_.dir;
   c.secrets = options_.secrets;
+  c.tls = options_.consensus_tls;
   c.election_timeout_ms = options_.election_timeout_ms;
   c.bootstrap = !options_.join &&
                 std::find(voters.begin(), voters.end(), options_.self.uuid) != voters.end();
@@ -304,7 +305,8 @@ server::Answer LockService::Post(const LockHost& host, const std::string& body,
       }
     }
     const bool reused = connection.has_value();
-    if (!reused) connection.emplace(server::Connection::Tcp(host.address, host.port, kForwardTimeoutMs));
+    if (!reused) connection.emplace(server::Connection::Tcp(host.address, host.port, kForwardTimeoutMs,
+                                                                 options_.tls.get()));
     try {
       server::Answer answer = connection->Call("/xapi_gitdb", body, secret, false);
       if (answer.keep_alive) {

@@ -75,6 +75,11 @@ struct LockServiceOptions {
   int consensus_port_offset = 1;
   std::string dir;                 // the consensus log (on voters)
   SecretsFn secrets;               // the pool secrets; the first is presented
+  // Calls forwarded to the leader go over TLS, trusting this; null: plain.
+  std::shared_ptr<const server::TlsTrust> tls;
+  // TLS on consensus connections (this host's certificate, the same
+  // trust); null: plain TCP, the pool secret still proven.
+  std::shared_ptr<const ConsensusTls> consensus_tls;
   int64_t default_ttl_ms = 15000;
   // How long a call looks for a leader before it fails (an election takes
   // one to three seconds).

@@ -155,7 +155,7 @@ PeerMessage Replicator::SendForward(const PeerAddress& peer, rpc::ProtocolVersio
   request.body = std::string(body);
   // A connection of its own: the peer's is its thread's.
   server::Connection connection = server::Connection::Tcp(
-      peer.address, peer.port, options_.forward_timeout_ms);
+      peer.address, peer.port, options_.forward_timeout_ms, options_.tls.get());
   server::Answer answer = connection.Call(kPeerPath, EncodePeerMessage(request),
                                           secret_ ? secret_->First() : "", false);
   if (answer.status != 200) {

@@ -292,7 +292,7 @@ std::string Replicator::Call(Peer& p, const std::string& body) {
     try {
       if (!reused) {
         p.connection.emplace(server::Connection::Tcp(p.address.address, p.address.port,
-                                                     options_.call_timeout_ms));
+                                                     options_.call_timeout_ms, options_.tls.get()));
       }
       answer = p.connection->Call(kPeerPath, body, secret, false);
       break;

@@ -36,6 +36,7 @@
 #include "replica/quarantine.h"
 #include "replica/topology.h"
 #include "rpc/dispatcher.h"
+#include "server/client.h"
 #include "store/git_ptr.h"
 
 namespace xgdb {
@@ -75,6 +76,9 @@ struct ReplicatorOptions {
   uint16_t peer_port = 0;
   // The pool secret presented to peers (their --secret-file's content).
   std::string secret_file;
+  // Peers are called over TLS and must present a certificate this trusts;
+  // null: plain TCP (docs/replication.md, "TLS between hosts").
+  std::shared_ptr<const server::TlsTrust> tls;
   int fanout = 4;
   int keepalive_ms = 1000;
   int exchange_ms = 3000;

@@ -9,10 +9,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "xgdb/error.h"
 
@@ -43,7 +48,51 @@ std::string Trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
+// OpenSSL's reason for the last failure on this thread ("" when none).
+std::string TlsReason() {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  return text;
+}
+
+// Why an SSL call returning `rc` failed, for an Error(kIo) message.
+std::string TlsFailure(SSL* ssl, int rc) {
+  int kind = SSL_get_error(ssl, rc);
+  if (kind == SSL_ERROR_WANT_READ || kind == SSL_ERROR_WANT_WRITE) return "timed out";
+  if (kind == SSL_ERROR_SYSCALL) {
+    std::string reason = TlsReason();
+    if (!reason.empty()) return reason;
+    return errno != 0 ? std::strerror(errno) : "connection closed";
+  }
+  std::string reason = TlsReason();
+  return reason.empty() ? "TLS error " + std::to_string(kind) : reason;
+}
+
 }  // namespace
+
+std::shared_ptr<const TlsTrust> TlsTrust::FromBundle(const std::string& pem_file) {
+  SSL_CTX* context = SSL_CTX_new(TLS_client_method());
+  if (context == nullptr) throw Error(ErrorKind::kIo, "cannot make a TLS context: " + TlsReason());
+  std::shared_ptr<const TlsTrust> trust(new TlsTrust(context));
+  SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
+  // A peer that closes without a TLS close_notify has closed: the
+  // answer's length, not the close, says whether an answer is whole.
+  SSL_CTX_set_options(context, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  if (SSL_CTX_load_verify_locations(context, pem_file.c_str(), nullptr) != 1) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "cannot read certificates from " + pem_file + ": " + TlsReason());
+  }
+  // Every certificate of the bundle is an anchor, not only self-signed
+  // roots: a pool pins its hosts' own certificates.
+  X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(context), X509_V_FLAG_PARTIAL_CHAIN);
+  SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nullptr);
+  return trust;
+}
+
+TlsTrust::~TlsTrust() { SSL_CTX_free(context_); }
 
 std::string XapiRequest(std::string_view path, std::string_view body,
                         std::string_view pool_secret, bool framed) {
@@ -109,17 +158,43 @@ Connection Connection::Tcp(const std::string& host, uint16_t port, int timeout_m
   return c;
 }
 
+Connection Connection::Tcp(const std::string& host, uint16_t port, int timeout_ms,
+                           const TlsTrust* tls) {
+  Connection c = Tcp(host, port, timeout_ms);
+  if (tls == nullptr) return c;
+  const std::string where = "TLS to " + host + ":" + std::to_string(port) + ": ";
+  ERR_clear_error();
+  c.ssl_ = SSL_new(tls->context_);
+  if (c.ssl_ == nullptr || SSL_set_fd(c.ssl_, c.fd_) != 1) {
+    throw Error(ErrorKind::kIo, where + TlsReason());
+  }
+  errno = 0;
+  int rc = SSL_connect(c.ssl_);
+  if (rc != 1) {
+    long verdict = SSL_get_verify_result(c.ssl_);
+    if (verdict != X509_V_OK) {
+      throw Error(ErrorKind::kIo, where + "its certificate is not trusted (" +
+                                      X509_verify_cert_error_string(verdict) + ")");
+    }
+    throw Error(ErrorKind::kIo, where + "handshake failed: " + TlsFailure(c.ssl_, rc));
+  }
+  return c;
+}
+
 Connection::Connection(Connection&& other) noexcept
-    : fd_(other.fd_), pending_(std::move(other.pending_)) {
+    : fd_(other.fd_), ssl_(other.ssl_), pending_(std::move(other.pending_)) {
   other.fd_ = -1;
+  other.ssl_ = nullptr;
 }
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
     Close();
     fd_ = other.fd_;
+    ssl_ = other.ssl_;
     pending_ = std::move(other.pending_);
     other.fd_ = -1;
+    other.ssl_ = nullptr;
   }
   return *this;
 }
@@ -127,11 +202,20 @@ Connection& Connection::operator=(Connection&& other) noexcept {
 Connection::~Connection() { Close(); }
 
 void Connection::Close() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  ssl_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
 
 void Connection::Send(std::string_view bytes) {
+  while (ssl_ != nullptr && !bytes.empty()) {
+    ERR_clear_error();
+    errno = 0;
+    int n = SSL_write(ssl_, bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 1 << 20)));
+    if (n <= 0) throw Error(ErrorKind::kIo, "TLS send: " + TlsFailure(ssl_, n));
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
   while (!bytes.empty()) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -144,6 +228,20 @@ void Connection::Send(std::string_view bytes) {
 
 bool Connection::Fill() {
   char buf[65536];
+  while (ssl_ != nullptr) {
+    ERR_clear_error();
+    errno = 0;
+    int n = SSL_read(ssl_, buf, sizeof buf);
+    if (n > 0) {
+      pending_.append(buf, static_cast<size_t>(n));
+      return true;
+    }
+    int kind = SSL_get_error(ssl_, n);
+    if (kind == SSL_ERROR_ZERO_RETURN) return false;
+    if (kind == SSL_ERROR_SYSCALL && (errno == 0 || errno == ECONNRESET)) return false;
+    if (kind == SSL_ERROR_SYSCALL && errno == EINTR) continue;
+    throw Error(ErrorKind::kIo, "TLS recv: " + TlsFailure(ssl_, n));
+  }
   for (;;) {
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
@@ -225,6 +323,7 @@ std::string Connection::ReadToEnd() {
 
 bool Connection::ReadableWithin(int ms) {
   if (!pending_.empty()) return true;
+  if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
   struct pollfd p = {fd_, POLLIN, 0};
   return ::poll(&p, 1, ms) > 0;
 }

@@ -1,15 +1,45 @@
 // A small blocking client of the remote-database protocol over a unix
-// socket or TCP, speaking xapi's framing. Used by the load generator, the
+// socket or TCP (TLS when asked), speaking xapi's framing. Used by the
+// replicator and the lock service to call peers, by the load generator, the
 // tests and anyone who wants to talk to a running daemon by hand. Plain
-// POSIX sockets: no Asio, no threads.
+// POSIX sockets and OpenSSL: no Asio, no threads.
 #ifndef XGDB_SERVER_CLIENT_H_
 #define XGDB_SERVER_CLIENT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
+struct ssl_ctx_st;
+struct ssl_st;
+
 namespace xgdb::server {
+
+// Whom a TLS connection trusts: the certificates of a PEM bundle, each as
+// an anchor of its own (a pool's host certificates, self-signed or not, or
+// the CA that issued them). A peer whose certificate is not in the bundle
+// and not issued by one in it is refused; names are not compared, since
+// the bundle itself says which hosts may answer (docs/replication.md,
+// "TLS between hosts"). Immutable once made; shared by many connections.
+class TlsTrust {
+ public:
+  // Error(kInvalidArgument) when the file cannot be read or holds no
+  // certificate.
+  static std::shared_ptr<const TlsTrust> FromBundle(const std::string& pem_file);
+  ~TlsTrust();
+  TlsTrust(const TlsTrust&) = delete;
+  TlsTrust& operator=(const TlsTrust&) = delete;
+
+  // A client context that checks peers this way (libuv users make their
+  // own sessions from it).
+  ssl_ctx_st* context() const { return context_; }
+
+ private:
+  friend class Connection;
+  explicit TlsTrust(ssl_ctx_st* context) : context_(context) {}
+  ssl_ctx_st* context_;
+};
 
 // The bytes of a request as xapi's client builds it (spec 1.3): FRAME
 // prefix when `framed`, then POST with cookie (when `pool_secret` is not
@@ -31,6 +61,11 @@ class Connection {
   // with Error(kIo) after `timeout_ms` without progress.
   static Connection Unix(const std::string& path, int timeout_ms = 10000);
   static Connection Tcp(const std::string& host, uint16_t port, int timeout_ms = 10000);
+  // TCP, then TLS 1.2 or later when `tls` is not null: Error(kIo) naming
+  // the reason when the handshake fails or the peer's certificate is not
+  // trusted (nothing is sent before).
+  static Connection Tcp(const std::string& host, uint16_t port, int timeout_ms,
+                        const TlsTrust* tls);
 
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;
@@ -59,6 +94,7 @@ class Connection {
   bool Fill();  // reads more into pending_; false at EOF
 
   int fd_ = -1;
+  ssl_st* ssl_ = nullptr;  // TLS over fd_ when set
   std::string pending_;  // received, not yet returned
 };
 

@@ -166,7 +166,8 @@ std::string MasterUuid(const Database& db) {
 // peers, its voters chosen from them (lock_service.h).
 std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options,
                                                    const std::vector<replica::PeerAddress>& peers,
-                                                   Store& store, SecretChecker& secrets) {
+                                                   Store& store, SecretChecker& secrets,
+                                                   std::shared_ptr<const TlsTrust> tls) {
   lock::LockServiceOptions o;
   o.self = {options.host_uuid, options.tcp_address, options.tcp_port};
   o.hosts.push_back(o.self);
@@ -192,6 +193,11 @@ std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options,
     hosts.master = MasterUuid(db);
     return hosts;
   };
+  o.tls = tls;
+  if (tls) {
+    o.consensus_tls =
+        std::make_shared<lock::ConsensusTls>(options.tls_cert_file, options.tls_key_file, tls);
+  }
   o.consensus_port_offset = options.lock_port_offset;
   o.dir = options.repo_path + "/xgdb-raft";
   o.secrets = [&secrets] { return secrets.All(); };
@@ -249,6 +255,7 @@ int RunDaemon(const DaemonOptions& options) {
   events.Start();
   std::unique_ptr<replica::Replicator> replicator;
   std::vector<replica::PeerAddress> peers;
+  std::shared_ptr<const TlsTrust> peer_tls;  // --peer-ca
   if (!options.host_uuid.empty()) {
     replica::ReplicatorOptions replica_options;
     replica_options.host_uuid = options.host_uuid;
@@ -262,6 +269,8 @@ int RunDaemon(const DaemonOptions& options) {
     };
     if (!options.secret_files.empty()) replica_options.secret_file = options.secret_files.front();
     try {
+      if (!options.peer_ca_file.empty()) peer_tls = TlsTrust::FromBundle(options.peer_ca_file);
+      replica_options.tls = peer_tls;
       for (const std::string& spec : options.peers) {
         replica_options.peers.push_back(replica::ParsePeerAddress(spec));
       }
@@ -295,7 +304,7 @@ int RunDaemon(const DaemonOptions& options) {
   if (replicator && options.locks && !options.secret_files.empty() && options.tcp_port != 0) {
     try {
       lock_secrets = std::make_unique<SecretChecker>(options.secret_files);
-      locks = MakeLockService(options, peers, *store, *lock_secrets);
+      locks = MakeLockService(options, peers, *store, *lock_secrets, peer_tls);
     } catch (const Error& e) {
       spdlog::critical("cannot set up the lock service: {}", e.what());
       return 1;

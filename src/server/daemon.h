@@ -42,6 +42,10 @@ struct DaemonOptions {
   // TLS on the TCP port when both are set (PEM files).
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Peers (replication, forwarded writes, lock calls to the leader) are
+  // called over TLS and must present a certificate this PEM bundle trusts
+  // (server::TlsTrust). Empty: plain TCP with the pool secret.
+  std::string peer_ca_file;
 
   // Group commit: what changed is committed (and fsynced) every this many
   // milliseconds. With sync_commit, each write call waits for its commit
