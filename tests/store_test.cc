@@ -95,6 +95,27 @@ TEST(Store, CommitMessageNamesTheChange) {
   EXPECT_EQ(store->Commit(), "");  // nothing changed since
 }
 
+// A trailer waits for the next commit that writes something, and only
+// that one carries it.
+TEST(Store, ATrailerGoesOnTheNextCommitThatWritesSomething) {
+  TempDir dir;
+  auto store = CreateWithOneVm(RepoPath(dir));
+  store->Commit();
+  store->AddTrailer("Lock-Token: 7 VM:uuid-1");
+  EXPECT_EQ(store->Commit(), "");  // nothing to commit: it waits
+  store->db().WriteField("VM", kRef, "name__label", "db server");
+  std::string first = store->Commit();
+  ASSERT_NE(first, "");
+  EXPECT_EQ(Git(RepoPath(dir), "log -1 --format='%(trailers:key=Lock-Token,valueonly)' " + first).output,
+            "7 VM:uuid-1\n\n");
+  store->db().WriteField("VM", kRef, "name__label", "mail server");
+  std::string second = store->Commit();
+  EXPECT_EQ(Git(RepoPath(dir), "log -1 --format=%B " + second).output.find("Lock-Token"),
+            std::string::npos);
+  EXPECT_THROW(store->AddTrailer("two\nlines: x"), Error);
+  EXPECT_THROW(store->AddTrailer("no separator"), Error);
+}
+
 TEST(Store, ReopenGivesTheSameImage) {
   TempDir dir;
   std::string repo = RepoPath(dir);

@@ -180,6 +180,13 @@ class Store {
   // changed in that interval (one commit for all of it).
   void StartCommitter(int interval_ms);
   void StopCommitter();
+  // The next commit of what the image changed (Commit or the committer)
+  // carries `trailer` ("Name: value", one line) after its Host: trailer, so
+  // a write made under a lock carries the lock's token (docs/locks.md,
+  // "VM starts"). Add it once the write is in the image: it lands on the
+  // commit holding the write, or on the next one when that was already
+  // written. Kept until a commit is written.
+  void AddTrailer(const std::string& trailer);
   // Blocks until every change up to Database::Sequence() == seq is
   // committed. Throws the background error (below) when one is recorded
   // while it waits: the change may still be committed by a later retry.

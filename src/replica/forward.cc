@@ -1,8 +1,6 @@
 // Writes to another host's objects (docs/replication.md, "Writes to another
 // host's objects"): the host a client wrote to sends the write to the
 // row's owner, which makes it; the answer brings the owner's commit back.
-#include <algorithm>
-#include <cctype>
 
 #include <spdlog/spdlog.h>
 
@@ -46,71 +44,33 @@ class NewRowView : public merge::RowView {
   const rpc::Call& call_;
 };
 
-// The row a write changes (table, ref); nullopt for reads.
-std::optional<std::pair<std::string, std::string>> RowWritten(const rpc::Call& call) {
-  const std::vector<std::string>& a = call.args;
-  switch (call.name) {
-    case rpc::CallName::kCreateRow:
-    case rpc::CallName::kDeleteRow:
-    case rpc::CallName::kWriteField: return std::make_pair(a[0], a[1]);
-    case rpc::CallName::kProcessStructuredField: return std::make_pair(a[2], a[4]);
-    default: return std::nullopt;
-  }
-}
-
 // The uuid of the host owning the row `call` writes, as `db` says; "" when
 // it is no write or nobody owns the row.
 std::string OwnerUuid(const Database& db, const rpc::Call& call) {
-  auto row = RowWritten(call);
-  if (!row) return "";
+  const auto [table, ref] = rpc::RowWritten(call);
   using Kind = merge::RowChanged::Kind;
   Kind kind = call.name == rpc::CallName::kCreateRow   ? Kind::kCreated
               : call.name == rpc::CallName::kDeleteRow ? Kind::kDeleted
                                                        : Kind::kModified;
-  if (!merge::OwnedChange(merge::OwnershipRules::Builtin(), row->first, kind)) return "";
+  if (!merge::OwnedChange(merge::OwnershipRules::Builtin(), table, kind)) return "";
   NewRowView view(db, call);
   std::string owner =
-      merge::OwnerOf(merge::OwnershipRules::Builtin(), row->first, row->second, {&view});
+      merge::OwnerOf(merge::OwnershipRules::Builtin(), table, ref, {&view});
   if (owner.empty()) return "";
   return view.Field("host", owner, "uuid").value_or("");  // no such host: nobody to ask
 }
 
-// Whether a request body may hold a write: one that names no write call
-// anywhere (reads, most of the traffic) is not decoded a second time. A
-// read that merely mentions one costs that decode, nothing more.
-bool MayBeWrite(std::string_view body) {
-  auto same = [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == static_cast<unsigned char>(b);
-  };
-  for (std::string_view name : {"write_field", "create_row", "delete_row",
-                                "process_structured_field"}) {
-    if (std::search(body.begin(), body.end(), name.begin(), name.end(), same) != body.end()) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::optional<rpc::Call> Decode(rpc::ProtocolVersion version, std::string_view body) {
-  try {
-    return version == rpc::ProtocolVersion::kV1 ? rpc::DecodeV1Request(body)
-                                                : rpc::DecodeV2Request(body);
-  } catch (const Error&) {
-    return std::nullopt;  // the dispatcher answers it with the protocol's error
-  }
-}
-
 std::string RowName(const rpc::Call& call) {
-  auto row = RowWritten(call);
-  return row ? row->first + " " + row->second : "";
+  auto [table, ref] = rpc::RowWritten(call);
+  return table + " " + ref;
 }
 
 }  // namespace
 
 std::optional<rpc::RpcResult> Replicator::ForwardIfOwnedElsewhere(rpc::ProtocolVersion version,
                                                                   std::string_view body) {
-  if (!MayBeWrite(body) || Peers().empty()) return std::nullopt;  // a pool of one writes all
-  std::optional<rpc::Call> call = Decode(version, body);
+  if (Peers().empty()) return std::nullopt;  // a pool of one writes all
+  std::optional<rpc::Call> call = rpc::DecodeWrite(version, body);
   if (!call) return std::nullopt;
   std::string owner = OwnerUuid(store_.db(), *call);
   if (owner.empty() || owner == options_.host_uuid) return std::nullopt;
@@ -170,7 +130,7 @@ void Replicator::MakeForwardedWrite(const PeerMessage& request, PeerMessage* ans
   }
   rpc::ProtocolVersion version =
       request.protocol == "v1" ? rpc::ProtocolVersion::kV1 : rpc::ProtocolVersion::kV2;
-  if (std::optional<rpc::Call> call = Decode(version, request.body)) {
+  if (std::optional<rpc::Call> call = rpc::DecodeWrite(version, request.body)) {
     std::string owner = OwnerUuid(store_.db(), *call);
     if (!owner.empty() && owner != options_.host_uuid) {
       // The caller's view is older or newer than ours: it must not loop.

@@ -1,5 +1,7 @@
 #include "rpc/dispatcher.h"
 
+#include <algorithm>
+#include <cctype>
 #include <exception>
 #include <new>
 
@@ -60,6 +62,48 @@ RpcResult Dispatcher::HandleOn(Database& db, ProtocolVersion version, std::strin
   }
   result.call = name;
   return result;
+}
+
+namespace {
+
+// Whether a body names a write call anywhere (any case): reads, most of
+// the traffic, are told apart without a second decode.
+bool MayBeWrite(std::string_view body) {
+  auto same = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == static_cast<unsigned char>(b);
+  };
+  for (std::string_view name : {"write_field", "create_row", "delete_row",
+                                "process_structured_field"}) {
+    if (std::search(body.begin(), body.end(), name.begin(), name.end(), same) != body.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<Call> DecodeWrite(ProtocolVersion version, std::string_view body) {
+  if (!MayBeWrite(body)) return std::nullopt;
+  std::optional<Call> call;
+  try {
+    call = version == ProtocolVersion::kV1 ? DecodeV1Request(body) : DecodeV2Request(body);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  switch (call->name) {
+    case CallName::kCreateRow:
+    case CallName::kDeleteRow:
+    case CallName::kWriteField:
+    case CallName::kProcessStructuredField: return call;
+    default: return std::nullopt;
+  }
+}
+
+std::pair<std::string, std::string> RowWritten(const Call& write) {
+  const std::vector<std::string>& a = write.args;
+  if (write.name == CallName::kProcessStructuredField) return {a[2], a[4]};
+  return {a[0], a[1]};
 }
 
 }  // namespace xgdb::rpc

@@ -4,10 +4,12 @@
 #ifndef XGDB_RPC_DISPATCHER_H_
 #define XGDB_RPC_DISPATCHER_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "rpc/call.h"
 #include "xgdb/database.h"
 
 namespace xgdb::rpc {
@@ -39,6 +41,15 @@ struct RpcResult {
 // connection thread at once (the Database serialises writes itself).
 // Codecs: v1_codec.h, v2_codec.h; errors: error_codec.h; wire reference:
 // proto/xapi-remote-db.md.
+// The write (create_row, delete_row, write_field,
+// process_structured_field) a v1 or v2 request body makes; nullopt for
+// reads and for bodies that do not decode (Handle answers those). A body
+// that names no write call anywhere (most of the traffic) is not decoded.
+std::optional<Call> DecodeWrite(ProtocolVersion version, std::string_view body);
+
+// The row a write changes: (table, ref).
+std::pair<std::string, std::string> RowWritten(const Call& write);
+
 class Dispatcher {
  public:
   explicit Dispatcher(Database& db) : db_(db) {}

@@ -18,6 +18,7 @@
 
 #include "lock/lock_calls.h"
 #include "lock/lock_service.h"
+#include "lock/vm_start.h"
 #include "replica/replicator.h"
 #include "rpc/dispatcher.h"
 #include "rpc/extension.h"
@@ -99,15 +100,16 @@ rpc::RpcResult CallOnMaster(Store& store, rpc::ProtocolVersion version, std::str
 
 // xapi's calls run on master's image, or on a task's image when they carry
 // the x-xgdb-task header (docs/tasks.md); in a pool, a write to a row
-// another host owns goes to that host (docs/replication.md). Our own calls
-// (tasks, events, history) go to the extension registry, where a call may
-// answer later.
+// another host owns goes to that host (docs/replication.md), and a write
+// starting a VM here takes its lock first (`vm_starts`, docs/locks.md). Our
+// own calls (tasks, events, history) go to the extension registry, where a
+// call may answer later.
 // Every answer is counted in `metrics` on its way out.
 Handler MakeHandler(Store& store, task::TaskManager& tasks,
                     const rpc::ExtensionRegistry& extensions, replica::Replicator* replicator,
-                    bool sync_commit, Metrics& metrics) {
-  return [&store, &tasks, &extensions, replicator, sync_commit, &metrics](Request request,
-                                                                          Responder answer) {
+                    lock::VmStartGuard* vm_starts, bool sync_commit, Metrics& metrics) {
+  return [&store, &tasks, &extensions, replicator, vm_starts, sync_commit, &metrics](
+             Request request, Responder answer) {
     Responder respond = [answer = std::move(answer), &metrics, version = request.version,
                          arrived = std::chrono::steady_clock::now()](rpc::RpcResult result) {
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - arrived;
@@ -147,7 +149,8 @@ Handler MakeHandler(Store& store, task::TaskManager& tasks,
         return;
       }
     }
-    respond(CallOnMaster(store, request.version, request.body, sync_commit));
+    auto make = [&] { return CallOnMaster(store, request.version, request.body, sync_commit); };
+    respond(vm_starts ? vm_starts->Write(request.version, request.body, make) : make());
   };
 }
 
@@ -256,6 +259,7 @@ int RunDaemon(const DaemonOptions& options) {
   std::unique_ptr<replica::Replicator> replicator;
   std::vector<replica::PeerAddress> peers;
   std::shared_ptr<const TlsTrust> peer_tls;  // --peer-ca
+  std::unique_ptr<lock::VmStartGuard> vm_starts;
   if (!options.host_uuid.empty()) {
     replica::ReplicatorOptions replica_options;
     replica_options.host_uuid = options.host_uuid;
@@ -264,8 +268,12 @@ int RunDaemon(const DaemonOptions& options) {
     replica_options.peer_port = options.peer_port ? options.peer_port : options.tcp_port;
     // A forwarded write is answered once committed, whatever the mode: the
     // host that forwarded it holds nothing of it until then.
-    replica_options.make_write = [&store](rpc::ProtocolVersion version, std::string_view body) {
-      return CallOnMaster(*store, version, body, true);
+    // A forwarded write moving a VM away gives its lock back here, as a
+    // local one does (vm_starts, set once the lock service exists).
+    replica_options.make_write = [&store, &vm_starts](rpc::ProtocolVersion version,
+                                                      std::string_view body) {
+      auto make = [&] { return CallOnMaster(*store, version, body, true); };
+      return vm_starts ? vm_starts->Write(version, body, make) : make();
     };
     if (!options.secret_files.empty()) replica_options.secret_file = options.secret_files.front();
     try {
@@ -311,6 +319,10 @@ int RunDaemon(const DaemonOptions& options) {
     }
   }
   lock::RegisterLockCalls(extensions, locks.get());
+  // Starting a VM takes VM:<uuid> (docs/locks.md, "VM starts").
+  if (locks && !options.host_ref.empty()) {
+    vm_starts = std::make_unique<lock::VmStartGuard>(*store, *locks, options.host_ref);
+  }
 
   task::TaskOptions task_options;
   task_options.reap_after_ms = options.task_timeout_ms;
@@ -365,7 +377,7 @@ int RunDaemon(const DaemonOptions& options) {
 
   store->StartCommitter(options.commit_interval_ms);
   HttpServer server(server_options, MakeHandler(*store, tasks, extensions, replicator.get(),
-                                                options.sync_commit, metrics));
+                                                vm_starts.get(), options.sync_commit, metrics));
   MetricSources sources;
   sources.store = store.get();
   sources.open_tasks = [&tasks] { return tasks.List().size(); };

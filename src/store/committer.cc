@@ -71,7 +71,18 @@ std::string Store::Impl::CommitNow(const std::string& message) {
   std::vector<std::string> summary = std::move(unwritten_summary);
   unwritten_summary.clear();
   summary.insert(summary.end(), batch.summary.begin(), batch.summary.end());
+  std::vector<std::string> trailers;
+  {
+    std::lock_guard<std::mutex> lock(trailers_mu);
+    trailers.swap(this->trailers);
+  }
+  // Trailers not written on a commit wait for the next one.
+  auto keep_trailers = [&] {
+    std::lock_guard<std::mutex> lock(trailers_mu);
+    this->trailers.insert(this->trailers.begin(), trailers.begin(), trailers.end());
+  };
   if (rows.empty()) {
+    keep_trailers();
     ResolveBackgroundError(/*wrote=*/false);
     MarkDurable(batch.sequence);
     return "";
@@ -107,6 +118,7 @@ std::string Store::Impl::CommitNow(const std::string& message) {
     git_oid new_root = UpdateTree(repo.get(), *sink, *git_tree_id(root.get()), updates);
     if (git_oid_equal(&new_root, git_tree_id(root.get()))) {
       sink->Discard();  // e.g. a value written back unchanged: nothing to commit
+      keep_trailers();
     } else {
       size_t changes = summary.size() + batch.summary_dropped;
       std::string first = message;
@@ -115,7 +127,7 @@ std::string Store::Impl::CommitNow(const std::string& message) {
                     ? summary[0]
                     : std::to_string(changes == 0 ? rows.size() : changes) + " changes";
       }
-      git_oid id = WriteCommit(new_root, Message(first, summary, batch.summary_dropped));
+      git_oid id = WriteCommit(new_root, Message(first, summary, batch.summary_dropped, trailers));
       commit_hex = OidHex(id);
     }
   } catch (...) {
@@ -126,6 +138,7 @@ std::string Store::Impl::CommitNow(const std::string& message) {
     }
     unwritten = std::move(rows);
     unwritten_summary = std::move(summary);
+    keep_trailers();
     try {
       throw;
     } catch (const Error& e) {
@@ -238,6 +251,14 @@ void Store::Impl::CommitterLoop() {
 }
 
 std::string Store::Commit(const std::string& message) { return impl_->CommitNow(message); }
+
+void Store::AddTrailer(const std::string& trailer) {
+  if (trailer.find('\n') != std::string::npos || trailer.find(": ") == std::string::npos) {
+    throw Error(ErrorKind::kInvalidArgument, "not a trailer line: " + trailer);
+  }
+  std::lock_guard<std::mutex> lock(impl_->trailers_mu);
+  impl_->trailers.push_back(trailer);
+}
 
 void Store::StartCommitter(int interval_ms) {
   StopCommitter();

@@ -213,7 +213,8 @@ git_oid Store::Impl::MasterId(bool* found) const {
 
 std::string Store::Impl::Message(const std::string& first_line,
                                  const std::vector<std::string>& summary,
-                                 size_t dropped) const {
+                                 size_t dropped,
+                                 const std::vector<std::string>& trailers) const {
   constexpr size_t kMaxLines = 200;  // a commit message is for people
   std::string msg = first_line + "\n";
   if (!summary.empty() && !(summary.size() == 1 && summary[0] == first_line)) {
@@ -223,6 +224,7 @@ std::string Store::Impl::Message(const std::string& first_line,
     if (more > 0) msg += "... and " + std::to_string(more) + " more\n";
   }
   msg += "\nHost: " + host_tag + "\n";
+  for (const std::string& trailer : trailers) msg += trailer + "\n";
   return msg;
 }
 

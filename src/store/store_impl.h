@@ -62,6 +62,8 @@ struct Store::Impl {
   std::mutex commit_mu;
   std::vector<RowChange> unwritten;  // taken from db, not yet committed (a commit failed)
   std::vector<std::string> unwritten_summary;
+  std::mutex trailers_mu;  // not commit_mu: adding one must not wait for a commit
+  std::vector<std::string> trailers;  // for the next commit (AddTrailer)
 
   mutable std::mutex durable_mu;
   std::condition_variable durable_cv;
@@ -122,9 +124,10 @@ struct Store::Impl {
   // Commits master, read in format `from` (1 or 2), in format 3
   // (Store::Open; docs/format.md, "Earlier formats").
   void UpgradeFormat(const git_tree* old_root, int from);
-  // The full commit message: first line, summary lines, Host trailer.
+  // The full commit message: first line, summary lines, Host trailer,
+  // then `trailers`.
   std::string Message(const std::string& first_line, const std::vector<std::string>& summary,
-                      size_t dropped) const;
+                      size_t dropped, const std::vector<std::string>& trailers = {}) const;
   std::string CommitNow(const std::string& message);
   void CommitterLoop();
   void MarkDurable(uint64_t seq);

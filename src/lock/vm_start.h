@@ -1,0 +1,62 @@
+// Starting a VM takes its lock (docs/locks.md, "VM starts").
+//
+// A VM that runs nowhere belongs to no host: any host may start it, and two
+// hosts that start it before they see each other's write would both run it.
+// So a write that makes a VM resident on this host, when it was resident on
+// no other, is made only once this host holds the exclusive lock
+// `VM:<uuid>`. The commit holding the write carries the lock's token (a
+// Lock-Token trailer, which the replication merge honours when two starts
+// meet anyway, docs/replication.md). The lock service renews the lock while
+// the VM stays here; this host gives it back when it writes the VM
+// elsewhere (a migration), nowhere (a halt) or deletes it. Reboots change
+// nothing here, so they take no lock.
+#ifndef XGDB_LOCK_VM_START_H_
+#define XGDB_LOCK_VM_START_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "rpc/dispatcher.h"
+#include "xgdb/store.h"
+
+namespace xgdb::lock {
+
+class LockService;
+
+class VmStartGuard {
+ public:
+  // `host_ref`: this host's row, as VM.resident_on names it.
+  VmStartGuard(Store& store, LockService& locks, std::string host_ref);
+  VmStartGuard(const VmStartGuard&) = delete;
+  VmStartGuard& operator=(const VmStartGuard&) = delete;
+
+  // Makes the request `body` with `make` (the write on master), taking the
+  // VM's lock first when it starts a VM here and giving it back when it
+  // moves a VM away. A start whose lock is held by another host, or that
+  // the lock service cannot decide within its wait, is not made: HTTP 500
+  // naming the holder or the reason (xapi's protocol has no failure for
+  // it), and a log line.
+  rpc::RpcResult Write(rpc::ProtocolVersion version, std::string_view body,
+                       const std::function<rpc::RpcResult()>& make);
+
+ private:
+  struct Held {
+    std::string name;  // VM:<uuid>
+    uint64_t token = 0;
+  };
+  void Release(const std::string& vm);
+
+  Store& store_;
+  LockService& locks_;
+  const std::string host_ref_;
+  std::mutex mu_;
+  std::map<std::string, Held> held_;  // by VM ref
+};
+
+}  // namespace xgdb::lock
+
+#endif  // XGDB_LOCK_VM_START_H_
