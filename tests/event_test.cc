@@ -516,7 +516,7 @@ TEST(EventFrom, EventsAfterAMergeCommit) {
   EXPECT_EQ(Summary(r), (std::vector<std::string>{"vm mod " + vm1, "vm mod " + vm2}));
   Position p = *ParseToken(r["token"]);
   EXPECT_EQ(p.commit, hex);
-  EXPECT_EQ(p.generation, f.store->GenerationAt(b) + 1);  // first parents only
+  EXPECT_EQ(p.generation, f.store->GenerationAt(b) + 1);  // one more than its longest parent
   EXPECT_EQ(p.generation, f.store->GenerationAt(hex));
   EXPECT_GT(r["token"].get<std::string>(), t);
   EXPECT_TRUE(f.From(r["token"])["events"].empty());

@@ -159,5 +159,24 @@ TEST(History, GenerationCountsFirstParentCommits) {
   EXPECT_EQ(h.store->GetCommit("master~1").id, h.c[3]);
 }
 
+// A replication merge's first parent is the smaller id, which may be the
+// shorter line: the merge still counts more than both (event tokens sort
+// by it).
+TEST(History, GenerationGrowsAcrossAMergeWhateverItsFirstParent) {
+  History h;
+  const std::string repo = h.dir / "repo.git";
+  CommandResult merge = Git(repo, "commit-tree " + h.c[4] + "^{tree} -p " + h.c[1] + " -p " +
+                                      h.c[4] + " -m merge");
+  ASSERT_EQ(merge.exit_code, 0) << merge.output;
+  std::string id = merge.output.substr(0, 40);
+  EXPECT_EQ(h.store->GenerationAt(h.c[1]), 2);
+  EXPECT_EQ(h.store->GenerationAt(h.c[4]), 5);
+  EXPECT_EQ(h.store->GenerationAt(id), 6);
+  // A commit on top of the merge, asked after it was counted: one more.
+  CommandResult next = Git(repo, "commit-tree " + h.c[4] + "^{tree} -p " + id + " -m next");
+  ASSERT_EQ(next.exit_code, 0) << next.output;
+  EXPECT_EQ(h.store->GenerationAt(next.output.substr(0, 40)), 7);
+}
+
 }  // namespace
 }  // namespace xgdb::test

@@ -56,8 +56,9 @@ inline double CpuSeconds(pid_t pid) {
 
 class Pool {
  public:
+  // `sim_flags`: more of sim's flags (--tls...).
   Pool(const std::string& bin, const std::string& dir, int hosts, int fanout, int vms,
-       bool no_fsync) {
+       bool no_fsync, const std::vector<std::string>& sim_flags = {}) {
     int out[2];
     if (pipe(out) != 0) throw Error(ErrorKind::kIo, "pipe");
     // Enough VMs that no two writes of a run touch the same one (a later
@@ -66,6 +67,7 @@ class Pool {
                                      "--fanout", std::to_string(fanout), "--vms",
                                      std::to_string(vms)};
     if (no_fsync) args.push_back("--no-fsync");
+    args.insert(args.end(), sim_flags.begin(), sim_flags.end());
     sim_ = fork();
     if (sim_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGTERM);  // a benchmark that dies takes its pool along

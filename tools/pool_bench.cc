@@ -2,7 +2,7 @@
 // "Measurements"): `xapi-gitdb sim` runs N real daemons on this machine.
 //
 //   xgdb-pool-bench [--hosts 16] [--writes 40] [--low-rate 5] [--high-rate 50]
-//                   [--fanout 4] [--no-fsync] [--svg cdf.svg] [--dir DIR]
+//                   [--fanout 4] [--no-fsync] [--tls] [--svg cdf.svg] [--dir DIR]
 //
 // Every host runs an Event_from long poll on VM; a write (one field of a
 // random VM, from a random host) is "served everywhere" when the last host
@@ -146,7 +146,7 @@ int Main(int argc, char** argv) {
   CLI::App app{"Replication on a simulated pool"};
   int hosts = 16, writes = 40, fanout = 4;
   double low_rate = 5, high_rate = 50;
-  bool no_fsync = false;
+  bool no_fsync = false, tls = false;
   std::string svg, dir;
   app.add_option("--hosts", hosts)->capture_default_str();
   app.add_option("--writes", writes, "writes per phase")->capture_default_str();
@@ -154,6 +154,7 @@ int Main(int argc, char** argv) {
   app.add_option("--high-rate", high_rate, "writes per second")->capture_default_str();
   app.add_option("--fanout", fanout)->capture_default_str();
   app.add_flag("--no-fsync", no_fsync);
+  app.add_flag("--tls", tls, "the daemons talk TLS to each other (sim --tls)");
   app.add_option("--svg", svg, "write the convergence CDF here");
   app.add_option("--dir", dir, "empty directory for the pool (default: a new one in /tmp)");
   CLI11_PARSE(app, argc, argv);
@@ -166,7 +167,8 @@ int Main(int argc, char** argv) {
   std::string bin = self.substr(0, self.rfind('/')) + "/xapi-gitdb";
 
   auto started = Clock::now();
-  Pool pool(bin, dir, hosts, fanout, 3 * writes + 64, no_fsync);
+  Pool pool(bin, dir, hosts, fanout, 3 * writes + 64, no_fsync,
+            tls ? std::vector<std::string>{"--tls"} : std::vector<std::string>{});
   std::vector<Host>& hs = pool.hosts();
   std::printf("pool of %d daemons up in %.1f s (%s)\n", hosts, Seconds(started), dir.c_str());
   if (pool.WaitConverged(60) < 0) throw Error(ErrorKind::kIo, "the pool did not converge");

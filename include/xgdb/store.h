@@ -257,10 +257,12 @@ class Store {
   CommitInfo GetCommit(const std::string& rev) const;
   // What differs from `from` to `to`, in tables, objects and fields.
   std::vector<FieldChange> Diff(const std::string& from, const std::string& to) const;
-  // The generation count to write into an exported state.db for `rev`:
-  // one per first-parent commit, and never below an imported generation
-  // count (docs/format.md, "Generations"). Grows by one per first-parent
-  // commit except at an import that records a larger count.
+  // The generation count of `rev` (event tokens, an exported state.db):
+  // one more than the largest of its parents' (1 for a root), and never
+  // below an imported generation count (docs/format.md, "Generations").
+  // So a commit counts more than every commit it contains, and every host
+  // counts a commit alike. Counts are kept: a later call counts only
+  // commits it has not seen.
   int64_t GenerationAt(const std::string& rev) const;
   // The row `ref` as commit `rev` holds it, in `table` when given, else in
   // the table that has it; every column (as LoadAt would show it), or only

@@ -6,10 +6,6 @@ namespace xgdb::event {
 
 namespace {
 
-// A first-parent walk longer than this (a big jump, or a head that moved
-// back) is counted from the root instead.
-constexpr int kMaxGenerationWalk = 1000;
-
 enum class StreamOp { kNone, kAdd, kMod, kDel, kTransient };
 
 // xapi's rule (6.4 step 2) on the stream's stamps, relative to `since`.
@@ -36,22 +32,7 @@ Position EventSource::Refresh() {
   {
     std::lock_guard<std::mutex> lock(head_mu_);
     if (head != head_) {
-      // Usually one or a few commits ahead: walk first parents back to the
-      // head we know instead of counting the whole history again.
-      int64_t steps = 0;
-      std::string at = head;
-      bool found = false;
-      while (steps < kMaxGenerationWalk) {
-        CommitInfo info = store_.GetCommit(at);
-        ++steps;
-        if (info.parents.empty()) break;
-        at = info.parents[0];
-        if (at == head_) {
-          found = true;
-          break;
-        }
-      }
-      generation_ = found ? generation_ + steps : store_.GenerationAt(head);
+      generation_ = store_.GenerationAt(head);  // counts only the new commits
       head_ = head;
     }
     p.generation = generation_;

@@ -306,43 +306,69 @@ std::vector<FieldChange> Store::Diff(const std::string& from, const std::string&
 }
 
 int64_t Store::GenerationAt(const std::string& rev) const {
-  // G(c) = max(B(c), G(first parent) + 1), G(root) = max(B(root), 1), with
-  // B the count in c's meta/generation (0 when absent). Unrolled along the
-  // first parents: the larger of the chain's length and, over every commit
-  // a on it, B(a) + its distance from rev. Monotonic by construction (one
-  // more per first-parent commit), and a tree that carries an old count
-  // (a revert, a merge) cannot lower it.
+  // G(c) = max(B(c), 1 + the largest G of its parents), G(root) =
+  // max(B(root), 1), with B the count in c's meta/generation (0 when
+  // absent): a commit counts more than every commit it contains, whichever
+  // parent comes first. So tokens grow across replication merges (whose
+  // first parent is the smaller id, not this host's old master), every host
+  // counts a commit alike, and a tree carrying an old count (a revert, a
+  // merge) cannot lower it. Counted once per commit and kept: later calls
+  // count only new commits.
+  constexpr size_t kMaxKept = 1 << 21;  // ~100 MB at most; then counted again
   std::lock_guard<std::mutex> lock(impl_->git_mu);
   git_repository* repo = impl_->repo.get();
-  git_oid id = ResolveId(repo, rev);
-  int64_t distance = 0, best = 0;
+  auto& known = impl_->generations;
+  if (known.size() > kMaxKept) known.clear();
+  const git_oid start = ResolveId(repo, rev);
   git_oid last_root{}, last_meta{};
   int64_t last_base = 0;
   bool have_root = false, have_meta = false;
-  while (true) {
-    CommitPtr c = LookupCommit(repo, id);
-    const git_oid* root_id = git_commit_tree_id(c.get());
-    // Nearly every commit changes the root but not meta/: the count is
-    // read once per meta/ tree, not once per commit.
-    if (!have_root || !git_oid_equal(root_id, &last_root)) {
-      last_root = *root_id;
-      have_root = true;
-      TreePtr root = LookupTree(repo, *root_id);
-      const git_tree_entry* meta = git_tree_entry_byname(root.get(), "meta");
-      if (meta == nullptr) {
-        last_base = 0;
-        have_meta = false;
-      } else if (!have_meta || !git_oid_equal(git_tree_entry_id(meta), &last_meta)) {
-        last_meta = *git_tree_entry_id(meta);
-        have_meta = true;
-        last_base = ReadGenerationBase(repo, last_meta);
-      }
+  // Nearly every commit changes the root but not meta/: the count is read
+  // once per meta/ tree, not once per commit.
+  auto base_of = [&](const git_commit* c) {
+    const git_oid* root_id = git_commit_tree_id(c);
+    if (have_root && git_oid_equal(root_id, &last_root)) return last_base;
+    last_root = *root_id;
+    have_root = true;
+    TreePtr root = LookupTree(repo, *root_id);
+    const git_tree_entry* meta = git_tree_entry_byname(root.get(), "meta");
+    if (meta == nullptr) {
+      have_meta = false;
+      last_base = 0;
+    } else if (!have_meta || !git_oid_equal(git_tree_entry_id(meta), &last_meta)) {
+      last_meta = *git_tree_entry_id(meta);
+      have_meta = true;
+      last_base = ReadGenerationBase(repo, last_meta);
     }
-    if (last_base > 0) best = std::max(best, last_base + distance);
-    if (git_commit_parentcount(c.get()) == 0) return std::max(best, distance + 1);
-    id = *git_commit_parent_id(c.get(), 0);
-    ++distance;
+    return last_base;
+  };
+  // Depth first, parents before children, without recursion (histories
+  // are millions of commits deep).
+  std::vector<std::pair<git_oid, bool>> stack{{start, false}};
+  while (!stack.empty()) {
+    auto [id, parents_pushed] = stack.back();
+    if (known.count(id) != 0) {
+      stack.pop_back();
+      continue;
+    }
+    CommitPtr c = LookupCommit(repo, id);
+    const unsigned parents = git_commit_parentcount(c.get());
+    if (!parents_pushed) {
+      stack.back().second = true;
+      for (unsigned i = 0; i < parents; ++i) {
+        const git_oid* p = git_commit_parent_id(c.get(), i);
+        if (known.count(*p) == 0) stack.push_back({*p, false});
+      }
+      continue;
+    }
+    int64_t g = 1;
+    for (unsigned i = 0; i < parents; ++i) {
+      g = std::max(g, known.at(*git_commit_parent_id(c.get(), i)) + 1);
+    }
+    known[id] = std::max(g, base_of(c.get()));
+    stack.pop_back();
   }
+  return known.at(start);
 }
 
 }  // namespace xgdb

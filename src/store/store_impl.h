@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "store/git_ptr.h"
@@ -55,6 +57,18 @@ struct Store::Impl {
   int next_listener = 0;
 
   mutable std::mutex git_mu;
+  // GenerationAt's counts by commit (commits never change); git_mu.
+  struct OidHash {
+    size_t operator()(const git_oid& id) const {
+      size_t h;
+      std::memcpy(&h, id.id, sizeof h);  // an id's bytes are already uniform
+      return h;
+    }
+  };
+  struct OidEqual {
+    bool operator()(const git_oid& a, const git_oid& b) const { return git_oid_equal(&a, &b); }
+  };
+  mutable std::unordered_map<git_oid, int64_t, OidHash, OidEqual> generations;
   std::unique_ptr<store::SparePool> spares;  // started with the repacker
   store::RepoPtr repo;
   store::ObjectSink* sink = nullptr;
