@@ -443,6 +443,67 @@ TEST_F(LockServiceTest, TheTableSurvivesARestartOfEveryVoter) {
   EXPECT_GT(b[1]["token"].get<uint64_t>(), a[1]["token"].get<uint64_t>());
 }
 
+// Hosts' addresses follow the host table (serve --pool-peers): a stand-by
+// moves to a new address and restarts there; when a voter's row is then
+// deleted, the leader makes the stand-by a voter at its new address, so the
+// service survives the death of two of the first voters.
+TEST_F(LockServiceTest, AHostThatMovesIsMadeAVoterWhereItIsNow) {
+  SimPool pool(dir_.path(), 4, {"--pool-peers"});
+  ASSERT_TRUE(pool.ok());
+  size_t leader = Leader(pool, {0, 1, 2, 3});
+  ASSERT_LT(leader, pool.size());
+  std::vector<std::string> voters = pool.Ours(leader, {"Lock_status", json::object()})[1]["voters"];
+  auto voting = [&](size_t i) {
+    return std::find(voters.begin(), voters.end(), pool.host(i).uuid) != voters.end();
+  };
+  size_t standby = pool.size(), leaving = pool.size(), other = pool.size();
+  for (size_t i = 0; i < pool.size(); ++i) {
+    if (!voting(i)) {
+      standby = i;
+    } else if (i != leader && !pool.host(i).master && leaving == pool.size()) {
+      leaving = i;
+    } else if (i != leader) {
+      other = i;
+    }
+  }
+  ASSERT_LT(standby, pool.size());
+  ASSERT_LT(leaving, pool.size());
+  ASSERT_LT(other, pool.size());
+
+  // The stand-by moves to 127.0.0.20 (its row first, as a host readdressed
+  // in xapi), then its daemon restarts there.
+  const SimHost& moved = pool.host(standby);
+  const std::string address = "127.0.0.20";
+  pool.WriteField(standby, "host", moved.ref, "address", address);
+  ASSERT_TRUE(Eventually([&] {
+    for (size_t i = 0; i < pool.size(); ++i) {
+      if (pool.ReadField(i, "host", "address", moved.ref) != address) return false;
+    }
+    return true;
+  }));
+  pool.Kill(standby);
+  std::vector<std::string> rest(moved.argv.begin() + 6, moved.argv.end());
+  auto tcp = std::find(rest.begin(), rest.end(), std::string("--tcp"));
+  ASSERT_NE(tcp, rest.end());
+  tcp[1] = address + tcp[1].substr(tcp[1].rfind(':'));
+  DaemonProcess restarted(moved.repo, moved.socket, dir_ / "moved.log", rest);
+
+  ASSERT_EQ(pool.Call(leader, {"Delete_row", "host", pool.host(leaving).ref})[0], "Delete_row");
+  EXPECT_TRUE(Eventually([&] {
+    json s = pool.Ours(standby, {"Lock_status", json::object()}, 2000);
+    if (!s.is_array() || s[1].value("role", "") == "stand-by") return false;
+    std::vector<std::string> now = s[1]["voters"];
+    return now.size() == 3 && std::find(now.begin(), now.end(), pool.host(leaving).uuid) == now.end();
+  }, 30));
+  pool.Kill(leaving);
+  pool.Kill(other);
+  json a = Acquire(pool, standby, "SR:moved", {{"wait", 15}});
+  EXPECT_TRUE(Granted(a)) << a;
+  EXPECT_NE(ReadFile(HostDir(pool.host(leader)) + "/daemon.log")
+                .find("lock service: host " + moved.uuid + " moved from"),
+            std::string::npos);
+}
+
 // What a member taking host `victim`'s place (its id and consensus port)
 // among the first three voters would run, presenting `secret`.
 lock::ConsensusOptions InPlaceOf(const SimPool& pool, size_t victim, const std::string& secret,

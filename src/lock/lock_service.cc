@@ -66,7 +66,8 @@ bool IsNoLeader(const json& answer) { return answer.contains("no_leader"); }
 
 }  // namespace
 
-LockService::LockService(LockServiceOptions options) : options_(std::move(options)) {}
+LockService::LockService(LockServiceOptions options)
+    : options_(std::move(options)), hosts_(options_.hosts) {}
 
 LockService::~LockService() { Stop(); }
 
@@ -84,8 +85,8 @@ void LockService::Start() {
   c.bootstrap = !options_.join &&
                 std::find(voters.begin(), voters.end(), options_.self.uuid) != voters.end();
   for (const std::string& uuid : voters) {
-    const LockHost* host = FindHost(uuid);
-    if (host == nullptr) {
+    std::optional<LockHost> host = FindHost(uuid);
+    if (!host) {
       throw Error(ErrorKind::kInvalidArgument, "voter " + uuid + " is not a known host");
     }
     c.voters.push_back(MemberOf(*host));
@@ -255,9 +256,9 @@ json LockService::Route(const std::string& call, const json& args) {
   if (target == options_.self.uuid) {
     answer = Execute(call, args);
   } else {
-    const LockHost* host = FindHost(target);
+    std::optional<LockHost> host = FindHost(target);
     try {
-      if (host == nullptr) throw Error(ErrorKind::kIo, "unknown host");
+      if (!host) throw Error(ErrorKind::kIo, "unknown host");
       answer = Forward(*host, call, args);
     } catch (const Error& e) {
       spdlog::debug("lock service: {} on {} failed: {}", call, target, e.what());
@@ -324,23 +325,43 @@ server::Answer LockService::Post(const LockHost& host, const std::string& body,
 }
 
 json LockService::NoLeader() {
-  const LockHost* leader = consensus_ ? HostOfMember(consensus_->LeaderId()) : nullptr;
+  std::optional<LockHost> leader = consensus_ ? HostOfMember(consensus_->LeaderId()) : std::nullopt;
   return {{"no_leader", true}, {"leader", leader ? leader->uuid : ""}};
 }
 
-const LockHost* LockService::FindHost(const std::string& uuid) const {
-  for (const LockHost& h : options_.hosts) {
-    if (h.uuid == uuid) return &h;
+std::optional<LockHost> LockService::FindHost(const std::string& uuid) const {
+  std::lock_guard<std::mutex> lock(hosts_mu_);
+  for (const LockHost& h : hosts_) {
+    if (h.uuid == uuid) return h;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
-const LockHost* LockService::HostOfMember(uint64_t member_id) const {
-  if (member_id == 0) return nullptr;
-  for (const LockHost& h : options_.hosts) {
-    if (MemberIdOf(h.uuid) == member_id) return &h;
+std::optional<LockHost> LockService::HostOfMember(uint64_t member_id) const {
+  if (member_id == 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(hosts_mu_);
+  for (const LockHost& h : hosts_) {
+    if (MemberIdOf(h.uuid) == member_id) return h;
   }
-  return nullptr;
+  return std::nullopt;
+}
+
+void LockService::FollowAddresses(const PoolHosts& pool) {
+  std::lock_guard<std::mutex> lock(hosts_mu_);
+  for (const LockHost& given : pool.addresses) {
+    if (given.uuid == options_.self.uuid) continue;  // this host listens where it was told
+    auto known = std::find_if(hosts_.begin(), hosts_.end(),
+                              [&](const LockHost& h) { return h.uuid == given.uuid; });
+    if (known == hosts_.end()) {
+      spdlog::info("lock service: host {} is at {}:{} (host table)", given.uuid, given.address,
+                   given.port);
+      hosts_.push_back(given);
+    } else if (known->address != given.address || known->port != given.port) {
+      spdlog::info("lock service: host {} moved from {}:{} to {}:{} (host table)", given.uuid,
+                   known->address, known->port, given.address, given.port);
+      *known = given;
+    }
+  }
 }
 
 std::optional<json> LockService::Propose(const json& command) {
@@ -455,9 +476,11 @@ void LockService::TimerLoop() {
     try {
       ExpireLeases();
       RenewHeld();
-      if (was_leader_ && Clock::now() - reconciled >= milliseconds(kReconcileMs)) {
+      if (options_.pool_hosts && Clock::now() - reconciled >= milliseconds(kReconcileMs)) {
         reconciled = Clock::now();
-        Reconcile();
+        PoolHosts pool = options_.pool_hosts();
+        FollowAddresses(pool);
+        if (was_leader_) Reconcile(pool);
       }
     } catch (const std::exception& e) {
       spdlog::warn("lock service: {}", e.what());
@@ -526,7 +549,7 @@ void LockService::RenewHeld() {
 }
 
 json LockService::Status() {
-  const LockHost* leader = consensus_ ? HostOfMember(consensus_->LeaderId()) : nullptr;
+  std::optional<LockHost> leader = consensus_ ? HostOfMember(consensus_->LeaderId()) : std::nullopt;
   std::lock_guard<std::mutex> lock(held_mu_);
   std::vector<std::string> voters = Voters();
   bool votes = std::find(voters.begin(), voters.end(), options_.self.uuid) != voters.end();

@@ -58,6 +58,9 @@ struct LockHost {
 struct PoolHosts {
   std::vector<std::string> uuids;  // of every host row
   std::string master;              // the pool master's uuid ("" unknown)
+  // Where to reach them, when the table is where addresses come from
+  // (serve --pool-peers): these replace what the service knew of each.
+  std::vector<LockHost> addresses;
 };
 
 struct LockServiceOptions {
@@ -65,8 +68,9 @@ struct LockServiceOptions {
   std::string host_ref;            // what grants name as their holder
   std::vector<LockHost> hosts;     // every host of the pool, this one included
   std::vector<std::string> voters; // uuids (ChooseVoters): the first voters
-  // The host table, read by the leader every second: voters follow its
-  // rows (those of `hosts`), added and removed. Null: voters stay.
+  // The host table, read every second: voters follow its rows (those
+  // whose address is known), added and removed, and its addresses replace
+  // those of `hosts`. Null: voters and addresses stay.
   std::function<PoolHosts()> pool_hosts;
   // Never bootstrap a new log, even as one of `voters`: this host joins a
   // service that runs already (a host added to a pool), whose leader adds it.
@@ -148,20 +152,24 @@ class LockService {
   nlohmann::json ExecuteRenew(const nlohmann::json& args);
   nlohmann::json ExecuteList();
   std::optional<nlohmann::json> Propose(const nlohmann::json& command);
-  const LockHost* FindHost(const std::string& uuid) const;
+  std::optional<LockHost> FindHost(const std::string& uuid) const;
   ConsensusMember MemberOf(const LockHost& host) const;
   // The voters as the consensus configuration has them (uuids), or the
   // first voters while this member knows no configuration.
   std::vector<std::string> Voters() const;
   // Leader: one step towards the voters the host table asks for.
-  void Reconcile();
-  const LockHost* HostOfMember(uint64_t member_id) const;
+  void Reconcile(const PoolHosts& pool);
+  std::optional<LockHost> HostOfMember(uint64_t member_id) const;
+  // Takes the addresses the host table gives (PoolHosts::addresses).
+  void FollowAddresses(const PoolHosts& pool);
   void Pause(std::chrono::milliseconds ms);  // returns early when stopping
   void TimerLoop();
   void ExpireLeases();
   void RenewHeld();
 
   LockServiceOptions options_;
+  mutable std::mutex hosts_mu_;
+  std::vector<LockHost> hosts_;  // options_.hosts, then as the table says
   LockTable table_;
   std::unique_ptr<Consensus> consensus_;  // on every host, voter or not
   std::string leader_hint_;               // uuid of the last known leader

@@ -34,18 +34,17 @@ ConsensusMember LockService::MemberOf(const LockHost& host) const {
 std::vector<std::string> LockService::Voters() const {
   std::vector<std::string> uuids;
   for (uint64_t id : consensus_ ? consensus_->Voters() : std::vector<uint64_t>{}) {
-    if (const LockHost* host = HostOfMember(id)) uuids.push_back(host->uuid);
+    if (std::optional<LockHost> host = HostOfMember(id)) uuids.push_back(host->uuid);
   }
   // A member the leader has not added yet knows no configuration.
   return uuids.empty() ? options_.voters : uuids;
 }
 
-void LockService::Reconcile() {
-  if (!options_.pool_hosts || !consensus_->IsLeader()) return;
-  PoolHosts pool = options_.pool_hosts();
+void LockService::Reconcile(const PoolHosts& pool) {
+  if (!consensus_->IsLeader()) return;
   std::vector<std::string> candidates;
   for (const std::string& uuid : pool.uuids) {
-    if (FindHost(uuid) != nullptr) candidates.push_back(uuid);  // reachable: in the peer list
+    if (FindHost(uuid)) candidates.push_back(uuid);  // reachable: its address is known
   }
   if (candidates.empty()) return;  // no host table to go by (yet)
   std::vector<std::string> wanted = ChooseVoters(candidates, pool.master);
@@ -68,8 +67,8 @@ void LockService::Reconcile() {
     if (uuid == options_.self.uuid) {
       spdlog::info("lock service: this host is no longer to vote; handing leadership over");
       consensus_->TransferLeadership();
-    } else if (const LockHost* host = FindHost(uuid);
-               host != nullptr && consensus_->Change(MemberOf(*host), false, kConsensusTimeoutMs)) {
+    } else if (std::optional<LockHost> host = FindHost(uuid);
+               host && consensus_->Change(MemberOf(*host), false, kConsensusTimeoutMs)) {
       spdlog::info("lock service: host {} no longer votes (the host table's voters: {})", uuid,
                    fmt::join(wanted, ", "));
     }

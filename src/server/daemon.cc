@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <shared_mutex>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -186,7 +187,12 @@ std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options,
   }
   o.host_ref = options.host_ref.empty() ? options.host_uuid : options.host_ref;
   o.voters = lock::ChooseVoters(uuids, MasterUuid(store.db()));
-  o.pool_hosts = [&store] {
+  // With --pool-peers the table also says where hosts are (--peer entries
+  // win, as for the replicator).
+  std::set<std::string> named;
+  for (const std::string& spec : options.peers) named.insert(replica::ParsePeerAddress(spec).uuid);
+  const uint16_t pool_port = options.peer_port ? options.peer_port : options.tcp_port;
+  o.pool_hosts = [&store, &options, named, pool_port] {
     std::shared_lock<std::shared_mutex> gate(store.master_gate());
     lock::PoolHosts hosts;
     const Database& db = store.db();
@@ -194,6 +200,12 @@ std::unique_ptr<lock::LockService> MakeLockService(const DaemonOptions& options,
       hosts.uuids.push_back(db.ReadField("host", "uuid", ref));
     }
     hosts.master = MasterUuid(db);
+    if (options.peers_from_pool) {
+      for (const replica::PeerAddress& a :
+           replica::PeersFromHostTable(db, options.host_uuid, pool_port)) {
+        if (named.count(a.uuid) == 0) hosts.addresses.push_back({a.uuid, a.address, a.port});
+      }
+    }
     return hosts;
   };
   o.tls = tls;
