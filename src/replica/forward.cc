@@ -68,7 +68,8 @@ std::string RowName(const rpc::Call& call) {
 }  // namespace
 
 std::optional<rpc::RpcResult> Replicator::ForwardIfOwnedElsewhere(rpc::ProtocolVersion version,
-                                                                  std::string_view body) {
+                                                                  std::string_view body,
+                                                                  const std::string& lock) {
   if (Peers().empty()) return std::nullopt;  // a pool of one writes all
   std::optional<rpc::Call> call = rpc::DecodeWrite(version, body);
   if (!call) return std::nullopt;
@@ -84,7 +85,7 @@ std::optional<rpc::RpcResult> Replicator::ForwardIfOwnedElsewhere(rpc::ProtocolV
     result.error = "host " + owner + " owns " + what + " and is not a peer of this host";
   } else {
     try {
-      PeerMessage got = SendForward(*peer, version, body);
+      PeerMessage got = SendForward(*peer, version, body, lock);
       if (!got.error.empty()) {
         result.status = 500;
         result.error =
@@ -109,10 +110,11 @@ std::optional<rpc::RpcResult> Replicator::ForwardIfOwnedElsewhere(rpc::ProtocolV
 }
 
 PeerMessage Replicator::SendForward(const PeerAddress& peer, rpc::ProtocolVersion version,
-                                     std::string_view body) {
+                                     std::string_view body, const std::string& lock) {
   PeerMessage request = RequestWithAllHeads("forward");
   request.protocol = version == rpc::ProtocolVersion::kV1 ? "v1" : "v2";
   request.body = std::string(body);
+  request.lock = lock;
   // A connection of its own: the peer's is its thread's.
   server::Connection connection = server::Connection::Tcp(
       peer.address, peer.port, options_.forward_timeout_ms, options_.tls.get());
@@ -139,7 +141,7 @@ void Replicator::MakeForwardedWrite(const PeerMessage& request, PeerMessage* ans
                                              " does, as this host sees it");
     }
   }
-  rpc::RpcResult result = options_.make_write(version, request.body);
+  rpc::RpcResult result = options_.make_write(version, request.body, request.lock);
   ++forwards_made_;
   answer->status = result.status;
   answer->body = result.status == 200 ? result.body : result.error;

@@ -45,6 +45,7 @@ std::string EncodePeerMessage(const PeerMessage& m) {
   if (m.time_ms > 0) header["time_ms"] = m.time_ms;
   if (!m.error.empty()) header["error"] = {{"kind", m.error_kind}, {"message", m.error}};
   if (!m.protocol.empty()) header["protocol"] = m.protocol;
+  if (!m.lock.empty()) header["lock"] = m.lock;
   if (m.status != 0) header["status"] = m.status;
   if (!m.body.empty()) header["body_bytes"] = m.body.size();
   return header.dump() + "\n" + m.body + m.pack;
@@ -92,6 +93,7 @@ PeerMessage DecodePeerMessage(std::string_view bytes) {
     m.error = error->value("message", "refused");
   }
   m.protocol = Text(header, "protocol");
+  m.lock = Text(header, "lock");
   if (m.call == "forward" && m.protocol != "v1" && m.protocol != "v2") {
     Bad("a forward's protocol is not v1 or v2");
   }

@@ -39,6 +39,9 @@ struct PeerMessage {
   std::string error_kind, error;  // a refused call's answer
   // "forward": the protocol of the request's `body`, "v1" or "v2".
   std::string protocol;
+  // "forward": the grant the write is made under (the x-xgdb-lock header,
+  // "<token> <name>"); empty: none.
+  std::string lock;
   // "forward": the request's body; in its answer, the reply's body (the
   // error's text when `status` is not 200). Sent before the pack, its length
   // in the header ("body_bytes").

@@ -88,8 +88,11 @@ struct ReplicatorOptions {
   int forward_timeout_ms = 10000;
   // Makes a write a peer forwarded to this host, as its owner, exactly as a
   // local one, and returns once it is committed (docs/replication.md,
-  // "Writes to another host's objects"). Unset: forwards are refused.
-  std::function<rpc::RpcResult(rpc::ProtocolVersion, std::string_view body)> make_write;
+  // "Writes to another host's objects"), under the grant `lock` names when
+  // not empty (the x-xgdb-lock header). Unset: forwards are refused.
+  std::function<rpc::RpcResult(rpc::ProtocolVersion, std::string_view body,
+                               const std::string& lock)>
+      make_write;
 };
 
 // The pool's other hosts as `db`'s host table says: each row's uuid and
@@ -125,8 +128,10 @@ class Replicator {
   // reads its own write). An unreachable owner gives a 500 saying so.
   // nullopt: make it here (not a write, a body the dispatcher will refuse,
   // no peers, the row owned here or by nobody).
+  // `lock` (the x-xgdb-lock header) goes along: the owner checks it.
   std::optional<rpc::RpcResult> ForwardIfOwnedElsewhere(rpc::ProtocolVersion version,
-                                                        std::string_view body);
+                                                        std::string_view body,
+                                                        const std::string& lock = "");
 
   // This host and every peer as `xapi-gitdb peers --json` shows them.
   nlohmann::json Status();
@@ -178,7 +183,7 @@ class Replicator {
   // Sends a write to its owner `peer` (a "forward" call) and returns the
   // answer. Error(kIo) when it cannot be reached.
   PeerMessage SendForward(const PeerAddress& peer, rpc::ProtocolVersion version,
-                          std::string_view body);
+                          std::string_view body, const std::string& lock);
   // Makes a forwarded write (HandlePeerCall), refusing one whose row this
   // host does not own (ownership moved on: the caller's view was old).
   void MakeForwardedWrite(const PeerMessage& request, PeerMessage* answer);

@@ -19,7 +19,7 @@
 
 #include "lock/lock_calls.h"
 #include "lock/lock_service.h"
-#include "lock/vm_start.h"
+#include "lock/locked_writes.h"
 #include "replica/replicator.h"
 #include "rpc/dispatcher.h"
 #include "rpc/extension.h"
@@ -79,15 +79,26 @@ void WaitForCommit(Store& store, uint64_t before, bool sync_commit) {
 }
 
 // Runs a call of xapi's protocol on master's image, holding master's write
-// gate shared so a task merge never interleaves with it, and answers once
-// the commit promise of the mode is kept.
-rpc::RpcResult CallOnMaster(Store& store, rpc::ProtocolVersion version, std::string_view body,
-                            bool sync_commit) {
+// gate shared so a task merge never interleaves with it: under the grant
+// `lock` names when not empty (fenced), a VM start taking its lock
+// (docs/locks.md). Answers once the commit promise of the mode is kept,
+// the guards having given the commit its trailers by then.
+rpc::RpcResult CallOnMaster(Store& store, lock::LockService* locks, lock::VmStartGuard* vm_starts,
+                            rpc::ProtocolVersion version, std::string_view body,
+                            const std::string& lock, bool sync_commit) {
   uint64_t before = store.db().Sequence();
-  rpc::RpcResult result;
-  {
+  auto make = [&] {
     std::shared_lock<std::shared_mutex> gate(store.master_gate());
-    result = rpc::Dispatcher::HandleOn(store.db(), version, body);
+    return rpc::Dispatcher::HandleOn(store.db(), version, body);
+  };
+  auto start_guarded = [&] { return vm_starts ? vm_starts->Write(version, body, make) : make(); };
+  rpc::RpcResult result;
+  if (lock.empty()) {
+    result = start_guarded();
+  } else if (locks == nullptr) {
+    return rpc::RpcResult{500, "", "x-xgdb-lock: this daemon runs no lock service"};
+  } else {
+    result = lock::MakeFencedWrite(*locks, store, lock, version, body, start_guarded);
   }
   try {
     WaitForCommit(store, before, sync_commit);
@@ -108,8 +119,9 @@ rpc::RpcResult CallOnMaster(Store& store, rpc::ProtocolVersion version, std::str
 // Every answer is counted in `metrics` on its way out.
 Handler MakeHandler(Store& store, task::TaskManager& tasks,
                     const rpc::ExtensionRegistry& extensions, replica::Replicator* replicator,
-                    lock::VmStartGuard* vm_starts, bool sync_commit, Metrics& metrics) {
-  return [&store, &tasks, &extensions, replicator, vm_starts, sync_commit, &metrics](
+                    lock::LockService* locks, lock::VmStartGuard* vm_starts, bool sync_commit,
+                    Metrics& metrics) {
+  return [&store, &tasks, &extensions, replicator, locks, vm_starts, sync_commit, &metrics](
              Request request, Responder answer) {
     Responder respond = [answer = std::move(answer), &metrics, version = request.version,
                          arrived = std::chrono::steady_clock::now()](rpc::RpcResult result) {
@@ -145,13 +157,14 @@ Handler MakeHandler(Store& store, task::TaskManager& tasks,
       return;
     }
     if (replicator != nullptr) {  // a write to another host's row: its owner makes it
-      if (auto forwarded = replicator->ForwardIfOwnedElsewhere(request.version, request.body)) {
+      if (auto forwarded =
+              replicator->ForwardIfOwnedElsewhere(request.version, request.body, request.lock)) {
         respond(std::move(*forwarded));
         return;
       }
     }
-    auto make = [&] { return CallOnMaster(store, request.version, request.body, sync_commit); };
-    respond(vm_starts ? vm_starts->Write(request.version, request.body, make) : make());
+    respond(CallOnMaster(store, locks, vm_starts, request.version, request.body, request.lock,
+                         sync_commit));
   };
 }
 
@@ -271,6 +284,10 @@ int RunDaemon(const DaemonOptions& options) {
   std::unique_ptr<replica::Replicator> replicator;
   std::vector<replica::PeerAddress> peers;
   std::shared_ptr<const TlsTrust> peer_tls;  // --peer-ca
+  // The lock service and what uses it: set once the replicator exists,
+  // declared before it (its forwarded writes reach them).
+  std::unique_ptr<SecretChecker> lock_secrets;
+  std::unique_ptr<lock::LockService> locks;
   std::unique_ptr<lock::VmStartGuard> vm_starts;
   if (!options.host_uuid.empty()) {
     replica::ReplicatorOptions replica_options;
@@ -280,12 +297,12 @@ int RunDaemon(const DaemonOptions& options) {
     replica_options.peer_port = options.peer_port ? options.peer_port : options.tcp_port;
     // A forwarded write is answered once committed, whatever the mode: the
     // host that forwarded it holds nothing of it until then.
-    // A forwarded write moving a VM away gives its lock back here, as a
-    // local one does (vm_starts, set once the lock service exists).
-    replica_options.make_write = [&store, &vm_starts](rpc::ProtocolVersion version,
-                                                      std::string_view body) {
-      auto make = [&] { return CallOnMaster(*store, version, body, true); };
-      return vm_starts ? vm_starts->Write(version, body, make) : make();
+    // As a local write: fenced, and a VM moving away gives its lock back
+    // (locks and vm_starts are set once the lock service exists).
+    replica_options.make_write = [&store, &locks, &vm_starts](rpc::ProtocolVersion version,
+                                                              std::string_view body,
+                                                              const std::string& lock) {
+      return CallOnMaster(*store, locks.get(), vm_starts.get(), version, body, lock, true);
     };
     if (!options.secret_files.empty()) replica_options.secret_file = options.secret_files.front();
     try {
@@ -319,8 +336,6 @@ int RunDaemon(const DaemonOptions& options) {
   });
   // The lock service needs the pool secret (its consensus is authenticated
   // with it) and a TCP port (other daemons forward to it there).
-  std::unique_ptr<SecretChecker> lock_secrets;
-  std::unique_ptr<lock::LockService> locks;
   if (replicator && options.locks && !options.secret_files.empty() && options.tcp_port != 0) {
     try {
       lock_secrets = std::make_unique<SecretChecker>(options.secret_files);
@@ -389,7 +404,8 @@ int RunDaemon(const DaemonOptions& options) {
 
   store->StartCommitter(options.commit_interval_ms);
   HttpServer server(server_options, MakeHandler(*store, tasks, extensions, replicator.get(),
-                                                vm_starts.get(), options.sync_commit, metrics));
+                                                locks.get(), vm_starts.get(),
+                                                options.sync_commit, metrics));
   MetricSources sources;
   sources.store = store.get();
   sources.open_tasks = [&tasks] { return tasks.List().size(); };

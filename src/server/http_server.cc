@@ -303,7 +303,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     framed_ = head.framed;
     http_minor_ = head.http_minor;
     keep_alive_ = head.keep_alive;
-    Request request{version, std::move(body), head.task};
+    Request request{version, std::move(body), head.task, head.lock};
     ++server_.answers_pending;
     answer_counted_ = true;
     auto run = [self = this->shared_from_this(), request = std::move(request)]() mutable {

@@ -27,6 +27,7 @@ struct Request {
   rpc::ProtocolVersion version = rpc::ProtocolVersion::kV1;
   std::string body;
   std::string task;  // the x-xgdb-task header; empty: the call runs on master
+  std::string lock;  // the x-xgdb-lock header ("<token> <name>"); empty: none
 };
 // Answers a request; may be called from any thread, exactly once.
 using Responder = std::function<void(rpc::RpcResult)>;

@@ -116,6 +116,8 @@ RequestReader::Status RequestReader::ParseBlock(std::string_view block) {
   if (cookie != msg.end()) head_.cookie = std::string(cookie->value());
   auto task = msg.find(kTaskHeader);
   if (task != msg.end()) head_.task = std::string(task->value());
+  auto lock = msg.find(kLockHeader);
+  if (lock != msg.end()) head_.lock = std::string(lock->value());
   return Status::kHead;
 }
 

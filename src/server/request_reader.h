@@ -28,10 +28,14 @@ struct RequestHead {
   std::string cookie;       // the cookie header's value, as sent
   std::string task;         // "x-xgdb-task": the task a call runs in
                             // (proto/xapi-gitdb.md); empty: master
+  std::string lock;         // "x-xgdb-lock": "<token> <name>", the grant a
+                            // plain write is made under; empty: none
 };
 
 // The header naming the task a database call runs in (proto/xapi-gitdb.md).
 inline constexpr char kTaskHeader[] = "x-xgdb-task";
+// The header naming the lock grant a plain write is made under.
+inline constexpr char kLockHeader[] = "x-xgdb-lock";
 
 class RequestReader {
  public:

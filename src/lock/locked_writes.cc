@@ -1,4 +1,4 @@
-#include "lock/vm_start.h"
+#include "lock/locked_writes.h"
 
 #include <shared_mutex>
 
@@ -14,11 +14,47 @@ namespace xgdb::lock {
 
 namespace {
 
+constexpr char kLockHeaderName[] = "x-xgdb-lock";
+
 // The lock's owner among this host's clients: a start retried after a lost
 // answer gets the grant it has already.
 constexpr char kOwner[] = "vm-start";
 
+bool Made(const rpc::RpcResult& r) { return r.status == 200 && !r.failed; }
+
+// The trailer line (without its newline) for a grant.
+std::string TrailerOf(const std::string& name, uint64_t token) {
+  std::string trailer = merge::LockTokenTrailer(name, token);
+  trailer.pop_back();
+  return trailer;
+}
+
 }  // namespace
+
+rpc::RpcResult MakeFencedWrite(LockService& locks, Store& store, const std::string& header,
+                               rpc::ProtocolVersion version, std::string_view body,
+                               const std::function<rpc::RpcResult()>& make) {
+  if (!rpc::DecodeWrite(version, body)) return make();
+  size_t space = header.find(' ');
+  uint64_t token = 0;
+  std::string name = space == std::string::npos ? "" : header.substr(space + 1);
+  try {
+    size_t used = 0;
+    token = std::stoull(header.substr(0, space), &used);
+    if (used != space || name.empty()) throw std::invalid_argument("");
+  } catch (const std::exception&) {
+    return rpc::RpcResult{500, "", std::string(kLockHeaderName) + " must be '<token> <lock name>'"};
+  }
+  try {
+    locks.CheckHeld(name, token);
+  } catch (const Error& e) {
+    spdlog::warn("refused a write under lock {} (token {}): {}", name, token, e.what());
+    return rpc::RpcResult{500, "", e.what()};
+  }
+  rpc::RpcResult result = make();
+  if (Made(result)) store.AddTrailer(TrailerOf(name, token));
+  return result;
+}
 
 VmStartGuard::VmStartGuard(Store& store, LockService& locks, std::string host_ref)
     : store_(store), locks_(locks), host_ref_(std::move(host_ref)) {}
@@ -28,10 +64,9 @@ rpc::RpcResult VmStartGuard::Write(rpc::ProtocolVersion version, std::string_vie
   std::optional<rpc::Call> call = rpc::DecodeWrite(version, body);
   if (!call || rpc::RowWritten(*call).first != "VM") return make();
   const std::string vm = rpc::RowWritten(*call).second;
-  auto made = [](const rpc::RpcResult& r) { return r.status == 200 && !r.failed; };
   if (call->name == rpc::CallName::kDeleteRow) {
     rpc::RpcResult result = make();
-    if (made(result)) Release(vm);
+    if (Made(result)) Release(vm);
     return result;
   }
   if (call->name != rpc::CallName::kWriteField || call->args[2] != "resident_on") return make();
@@ -46,7 +81,7 @@ rpc::RpcResult VmStartGuard::Write(rpc::ProtocolVersion version, std::string_vie
   }
   if (!here) {  // a halt or a migration: the VM leaves this host
     rpc::RpcResult result = make();
-    if (made(result)) Release(vm);
+    if (Made(result)) Release(vm);
     return result;
   }
   if (resident == host_ref_) return make();  // written again: nothing starts
@@ -63,15 +98,13 @@ rpc::RpcResult VmStartGuard::Write(rpc::ProtocolVersion version, std::string_vie
     return rpc::RpcResult{500, "", why};
   }
   rpc::RpcResult result = make();
-  if (!made(result)) {
+  if (!Made(result)) {
     locks_.CallAsync("Lock_release", {{"name", name}, {"token", token}},
                      [](const nlohmann::json*, const Error*) {});
     return result;
   }
   // The write is in the image: the commit holding it carries the token.
-  std::string trailer = merge::LockTokenTrailer(name, token);
-  trailer.pop_back();  // its '\n'
-  store_.AddTrailer(trailer);
+  store_.AddTrailer(TrailerOf(name, token));
   std::lock_guard<std::mutex> lock(mu_);
   held_[vm] = Held{name, token};
   return result;

@@ -1,6 +1,12 @@
-// Starting a VM takes its lock (docs/locks.md, "VM starts").
+// Writes of xapi's protocol made under locks (docs/locks.md): a plain write
+// sent with the grant it relies on, and a VM start, which takes its lock.
 //
-// A VM that runs nowhere belongs to no host: any host may start it, and two
+// Fenced writes ("Fencing"): a v1 or v2 write carrying the header
+// `x-xgdb-lock: <token> <name>` is made only while that grant is live (a
+// linearizable check on the leader), and its commit carries the token, as
+// a task's commits do.
+//
+// VM starts ("VM starts"): a VM that runs nowhere belongs to no host: any host may start it, and two
 // hosts that start it before they see each other's write would both run it.
 // So a write that makes a VM resident on this host, when it was resident on
 // no other, is made only once this host holds the exclusive lock
@@ -10,8 +16,8 @@
 // the VM stays here; this host gives it back when it writes the VM
 // elsewhere (a migration), nowhere (a halt) or deletes it. Reboots change
 // nothing here, so they take no lock.
-#ifndef XGDB_LOCK_VM_START_H_
-#define XGDB_LOCK_VM_START_H_
+#ifndef XGDB_LOCK_LOCKED_WRITES_H_
+#define XGDB_LOCK_LOCKED_WRITES_H_
 
 #include <cstdint>
 #include <functional>
@@ -26,6 +32,16 @@
 namespace xgdb::lock {
 
 class LockService;
+
+// Makes the request `body` with `make` under the grant `header` names
+// ("<token> <name>"): a write is made only once the lock service says the
+// grant is live, and the commit holding it carries "Lock-Token: <token>
+// <name>"; reads are made as they are. A grant that is not live, a header
+// that does not parse, or no answer from the lock service: HTTP 500 naming
+// why, nothing written.
+rpc::RpcResult MakeFencedWrite(LockService& locks, Store& store, const std::string& header,
+                               rpc::ProtocolVersion version, std::string_view body,
+                               const std::function<rpc::RpcResult()>& make);
 
 class VmStartGuard {
  public:
@@ -59,4 +75,4 @@ class VmStartGuard {
 
 }  // namespace xgdb::lock
 
-#endif  // XGDB_LOCK_VM_START_H_
+#endif  // XGDB_LOCK_LOCKED_WRITES_H_

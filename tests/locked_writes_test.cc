@@ -1,6 +1,8 @@
-// Starting a VM takes its lock, with real daemons (`xapi-gitdb sim`): a
-// write that makes a VM resident on a host, when it ran nowhere, is made
-// only by the host that holds `VM:<uuid>` (docs/locks.md, "VM starts").
+// Writes made under locks, with real daemons (`xapi-gitdb sim`): a plain
+// write sent with `x-xgdb-lock` is made only while its grant is live
+// (docs/locks.md, "Fencing"), and a write that makes a VM resident on a
+// host, when it ran nowhere, is made only by the host that holds
+// `VM:<uuid>` ("VM starts").
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -16,15 +18,19 @@ namespace {
 using json = nlohmann::json;
 constexpr char kNull[] = "OpaqueRef:NULL";
 
-class VmStartTest : public ::testing::Test {
+class LockedWritesTest : public ::testing::Test {
  protected:
-  // The HTTP status of xapi's write_field on host i (v2).
-  int WriteStatus(const SimPool& pool, size_t i, const std::string& vm, const std::string& host) {
-    std::string body = json::array({"Write_field", "VM", vm, "resident_on", host}).dump();
+  // The HTTP status of a v2 call on host i, with `headers` ("name: value\r\n"...).
+  int Status(const SimPool& pool, size_t i, const json& call, const std::string& headers = "") {
+    std::string body = call.dump();
     server::Connection c = server::Connection::Unix(pool.host(i).socket, 30000);
-    c.Send("POST /remote_db_access_v2 HTTP/1.1\r\ncontent-length: " +
+    c.Send("POST /remote_db_access_v2 HTTP/1.1\r\n" + headers + "content-length: " +
            std::to_string(body.size()) + "\r\n\r\n" + body);
     return c.ReadAnswer().status;
+  }
+  // The HTTP status of xapi's write_field of VM.resident_on on host i.
+  int WriteStatus(const SimPool& pool, size_t i, const std::string& vm, const std::string& host) {
+    return Status(pool, i, {"Write_field", "VM", vm, "resident_on", host});
   }
   // The grant of `name` as host i's lock service lists it (null: none).
   json GrantOf(const SimPool& pool, size_t i, const std::string& name) {
@@ -41,17 +47,60 @@ class VmStartTest : public ::testing::Test {
     }
     return true;
   }
-  // The message of the newest commit of master on host i that changed `vm`.
-  std::string LastCommitOf(const SimPool& pool, size_t i, const std::string& vm) {
+  // The message of the newest commit of master on host i that changed a row.
+  std::string LastCommitOf(const SimPool& pool, size_t i, const std::string& ref,
+                           const std::string& table = "VM") {
     return test::Run("git -C " + ShellQuote(pool.host(i).repo) + " log -1 --format=%B master -- " +
-                     ShellQuote(Store::ObjectPath("VM", vm)))
+                     ShellQuote(Store::ObjectPath(table, ref)))
         .output;
   }
 
   TempDir dir_;
 };
 
-TEST_F(VmStartTest, OnlyTheHostHoldingTheVmsLockStartsItAndLeavingGivesItBack) {
+// A write sent with a live grant is made and its commit carries the token,
+// here or at the row's owner; once the grant is released the same header
+// writes nothing; reads are not fenced.
+TEST_F(LockedWritesTest, AWriteIsMadeOnlyWhileItsGrantLivesAndCarriesItsToken) {
+  SimPool pool(dir_.path(), 3);
+  ASSERT_TRUE(pool.ok());
+  json granted = pool.Ours(0, {"Lock_acquire", {{"name", "SR:fence"}, {"ttl", 60}}});
+  ASSERT_EQ(granted.at(0), "Lock_acquire") << granted;
+  const uint64_t token = granted[1]["token"];
+  const std::string header = "x-xgdb-lock: " + std::to_string(token) + " SR:fence\r\n";
+  const std::string trailer = "Lock-Token: " + std::to_string(token) + " SR:fence";
+  const std::string pool_ref = pool.Call(1, {"Read_refs", "pool"})[1][0];
+  EXPECT_EQ(Status(pool, 1, {"Write_field", "pool", pool_ref, "name_description", "fenced"}, header),
+            200);
+  EXPECT_EQ(pool.ReadField(1, "pool", "name_description", pool_ref), "fenced");
+  EXPECT_TRUE(Eventually([&] {
+    return LastCommitOf(pool, 1, pool_ref, "pool").find(trailer) != std::string::npos;
+  })) << LastCommitOf(pool, 1, pool_ref, "pool");
+  // Host 1's VM written through host 2: its owner checks and commits.
+  const std::string vm = pool.OwnedVm(1);
+  EXPECT_EQ(Status(pool, 2, {"Write_field", "VM", vm, "name__description", "fenced"}, header), 200);
+  EXPECT_TRUE(Eventually([&] { return LastCommitOf(pool, 1, vm).find(trailer) != std::string::npos; }))
+      << LastCommitOf(pool, 1, vm);
+
+  ASSERT_EQ(pool.Ours(0, {"Lock_release", {{"name", "SR:fence"}, {"token", token}}})[0],
+            "Lock_release");
+  EXPECT_EQ(Status(pool, 1, {"Write_field", "pool", pool_ref, "name_description", "stale"}, header),
+            500);
+  EXPECT_EQ(Status(pool, 2, {"Write_field", "VM", vm, "name__description", "stale"}, header), 500);
+  EXPECT_EQ(Status(pool, 1, {"Read_field", "pool", "name_description", pool_ref}, header), 200);
+  EXPECT_EQ(Status(pool, 1, {"Write_field", "pool", pool_ref, "name_description", "x"},
+                   "x-xgdb-lock: not-a-token\r\n"),
+            500);
+  EXPECT_TRUE(Eventually([&] { return pool.Converged(); }));
+  for (size_t i = 0; i < pool.size(); ++i) {
+    EXPECT_EQ(pool.ReadField(i, "pool", "name_description", pool_ref), "fenced") << "host " << i;
+    EXPECT_EQ(pool.ReadField(i, "VM", "name__description", vm), "fenced") << "host " << i;
+  }
+  EXPECT_NE(ReadFile(dir_ / "pool/host1/daemon.log").find("refused a write under lock SR:fence"),
+            std::string::npos);
+}
+
+TEST_F(LockedWritesTest, OnlyTheHostHoldingTheVmsLockStartsItAndLeavingGivesItBack) {
   SimPool pool(dir_.path(), 3);
   ASSERT_TRUE(pool.ok());
   const std::string vm = pool.OwnedVm(1);
@@ -104,7 +153,7 @@ TEST_F(VmStartTest, OnlyTheHostHoldingTheVmsLockStartsItAndLeavingGivesItBack) {
 
 // Two hosts start one halted VM at the same moment: it ends resident on one
 // of them everywhere, and replication never had two starts to settle.
-TEST_F(VmStartTest, TwoHostsStartingOneVmAtOnceNeverBothStartIt) {
+TEST_F(LockedWritesTest, TwoHostsStartingOneVmAtOnceNeverBothStartIt) {
   SimPool pool(dir_.path(), 3);
   ASSERT_TRUE(pool.ok());
   const std::string vm = pool.OwnedVm(1);
