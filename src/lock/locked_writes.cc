@@ -14,8 +14,6 @@ namespace xgdb::lock {
 
 namespace {
 
-constexpr char kLockHeaderName[] = "x-xgdb-lock";
-
 // The lock's owner among this host's clients: a start retried after a lost
 // answer gets the grant it has already.
 constexpr char kOwner[] = "vm-start";
@@ -43,7 +41,7 @@ rpc::RpcResult MakeFencedWrite(LockService& locks, Store& store, const std::stri
     token = std::stoull(header.substr(0, space), &used);
     if (used != space || name.empty()) throw std::invalid_argument("");
   } catch (const std::exception&) {
-    return rpc::RpcResult{500, "", std::string(kLockHeaderName) + " must be '<token> <lock name>'"};
+    return rpc::RpcResult{500, "", "x-xgdb-lock must be '<token> <lock name>': " + header};
   }
   try {
     locks.CheckHeld(name, token);
@@ -64,13 +62,15 @@ rpc::RpcResult VmStartGuard::Write(rpc::ProtocolVersion version, std::string_vie
   std::optional<rpc::Call> call = rpc::DecodeWrite(version, body);
   if (!call || rpc::RowWritten(*call).first != "VM") return make();
   const std::string vm = rpc::RowWritten(*call).second;
-  if (call->name == rpc::CallName::kDeleteRow) {
+  const bool sets_resident =
+      call->name == rpc::CallName::kWriteField && call->args[2] == "resident_on";
+  if (call->name == rpc::CallName::kDeleteRow || (sets_resident && call->args[3] != host_ref_)) {
+    // A delete, a halt or a migration: the VM leaves this host.
     rpc::RpcResult result = make();
     if (Made(result)) Release(vm);
     return result;
   }
-  if (call->name != rpc::CallName::kWriteField || call->args[2] != "resident_on") return make();
-  const bool here = call->args[3] == host_ref_;
+  if (!sets_resident) return make();
   std::string resident, uuid;
   try {
     std::shared_lock<std::shared_mutex> gate(store_.master_gate());
@@ -78,11 +78,6 @@ rpc::RpcResult VmStartGuard::Write(rpc::ProtocolVersion version, std::string_vie
     uuid = store_.db().ReadField("VM", "uuid", vm);
   } catch (const Error&) {
     return make();  // no such VM: the write fails as it would anyway
-  }
-  if (!here) {  // a halt or a migration: the VM leaves this host
-    rpc::RpcResult result = make();
-    if (Made(result)) Release(vm);
-    return result;
   }
   if (resident == host_ref_) return make();  // written again: nothing starts
 

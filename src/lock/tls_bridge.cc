@@ -3,7 +3,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -21,12 +20,8 @@ namespace xgdb::lock {
 namespace {
 
 std::string TlsReason() {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "connection closed";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof text);
-  return text;
+  std::string reason = server::LastTlsError();
+  return reason.empty() ? "connection closed" : reason;
 }
 
 struct Write {

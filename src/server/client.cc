@@ -48,8 +48,22 @@ std::string Trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-// OpenSSL's reason for the last failure on this thread ("" when none).
-std::string TlsReason() {
+// Why an SSL call returning `rc` failed, for an Error(kIo) message.
+std::string TlsFailure(SSL* ssl, int rc) {
+  int kind = SSL_get_error(ssl, rc);
+  if (kind == SSL_ERROR_WANT_READ || kind == SSL_ERROR_WANT_WRITE) return "timed out";
+  if (kind == SSL_ERROR_SYSCALL) {
+    std::string reason = LastTlsError();
+    if (!reason.empty()) return reason;
+    return errno != 0 ? std::strerror(errno) : "connection closed";
+  }
+  std::string reason = LastTlsError();
+  return reason.empty() ? "TLS error " + std::to_string(kind) : reason;
+}
+
+}  // namespace
+
+std::string LastTlsError() {
   unsigned long code = ERR_get_error();
   ERR_clear_error();
   if (code == 0) return "";
@@ -58,24 +72,9 @@ std::string TlsReason() {
   return text;
 }
 
-// Why an SSL call returning `rc` failed, for an Error(kIo) message.
-std::string TlsFailure(SSL* ssl, int rc) {
-  int kind = SSL_get_error(ssl, rc);
-  if (kind == SSL_ERROR_WANT_READ || kind == SSL_ERROR_WANT_WRITE) return "timed out";
-  if (kind == SSL_ERROR_SYSCALL) {
-    std::string reason = TlsReason();
-    if (!reason.empty()) return reason;
-    return errno != 0 ? std::strerror(errno) : "connection closed";
-  }
-  std::string reason = TlsReason();
-  return reason.empty() ? "TLS error " + std::to_string(kind) : reason;
-}
-
-}  // namespace
-
 std::shared_ptr<const TlsTrust> TlsTrust::FromBundle(const std::string& pem_file) {
   SSL_CTX* context = SSL_CTX_new(TLS_client_method());
-  if (context == nullptr) throw Error(ErrorKind::kIo, "cannot make a TLS context: " + TlsReason());
+  if (context == nullptr) throw Error(ErrorKind::kIo, "cannot make a TLS context: " + LastTlsError());
   std::shared_ptr<const TlsTrust> trust(new TlsTrust(context));
   SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
   // A peer that closes without a TLS close_notify has closed: the
@@ -83,7 +82,7 @@ std::shared_ptr<const TlsTrust> TlsTrust::FromBundle(const std::string& pem_file
   SSL_CTX_set_options(context, SSL_OP_IGNORE_UNEXPECTED_EOF);
   if (SSL_CTX_load_verify_locations(context, pem_file.c_str(), nullptr) != 1) {
     throw Error(ErrorKind::kInvalidArgument,
-                "cannot read certificates from " + pem_file + ": " + TlsReason());
+                "cannot read certificates from " + pem_file + ": " + LastTlsError());
   }
   // Every certificate of the bundle is an anchor, not only self-signed
   // roots: a pool pins its hosts' own certificates.
@@ -166,7 +165,7 @@ Connection Connection::Tcp(const std::string& host, uint16_t port, int timeout_m
   ERR_clear_error();
   c.ssl_ = SSL_new(tls->context_);
   if (c.ssl_ == nullptr || SSL_set_fd(c.ssl_, c.fd_) != 1) {
-    throw Error(ErrorKind::kIo, where + TlsReason());
+    throw Error(ErrorKind::kIo, where + LastTlsError());
   }
   errno = 0;
   int rc = SSL_connect(c.ssl_);

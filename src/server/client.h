@@ -16,6 +16,10 @@ struct ssl_st;
 
 namespace xgdb::server {
 
+// OpenSSL's reason for the last failure on this thread ("" when none),
+// which it then forgets.
+std::string LastTlsError();
+
 // Whom a TLS connection trusts: the certificates of a PEM bundle, each as
 // an anchor of its own (a pool's host certificates, self-signed or not, or
 // the CA that issued them). A peer whose certificate is not in the bundle
