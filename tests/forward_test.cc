@@ -6,21 +6,12 @@
 #include "server/client.h"
 #include "support/daemon.h"
 #include "support/sim_pool.h"
-#include "xgdb/store.h"
 
 namespace xgdb::test {
 namespace {
 
 class ForwardTest : public ::testing::Test {
  protected:
-  // The message of the newest commit of master on host i that changed `ref`.
-  std::string LastCommitOf(const SimPool& pool, size_t i, const std::string& table,
-                           const std::string& ref) {
-    return test::Run("git -C " + ShellQuote(pool.host(i).repo) + " log -1 --format=%B master -- " +
-                     ShellQuote(Store::ObjectPath(table, ref)))
-        .output;
-  }
-
   TempDir dir_;
 };
 
@@ -38,8 +29,8 @@ TEST_F(ForwardTest, AWriteToAnotherHostsVmIsMadeByItsOwner) {
   EXPECT_EQ(pool.ReadField(0, "VM", "tags", vm), "('forwarded')");
   // ...and the owner made the commit (its Host: trailer), before answering.
   EXPECT_EQ(pool.ReadField(1, "VM", "name__description", vm), "renamed through host 0");
-  EXPECT_NE(LastCommitOf(pool, 1, "VM", vm).find("Host: " + pool.host(1).uuid), std::string::npos)
-      << LastCommitOf(pool, 1, "VM", vm);
+  EXPECT_NE(pool.LastCommitOf(1, "VM", vm).find("Host: " + pool.host(1).uuid), std::string::npos)
+      << pool.LastCommitOf(1, "VM", vm);
   // Every host gets it, with nothing quarantined: the owner made it.
   EXPECT_TRUE(Eventually([&] {
     return pool.ReadField(2, "VM", "tags", vm) == "('forwarded')" && pool.Converged();
@@ -51,7 +42,7 @@ TEST_F(ForwardTest, AWriteToAnotherHostsVmIsMadeByItsOwner) {
   std::string own = pool.OwnedVm(0);
   pool.WriteField(0, "VM", own, "name__description", "kept on host 0");
   EXPECT_TRUE(Eventually([&] {
-    return LastCommitOf(pool, 0, "VM", own).find("Host: " + pool.host(0).uuid) !=
+    return pool.LastCommitOf(0, "VM", own).find("Host: " + pool.host(0).uuid) !=
            std::string::npos;
   }));
 }

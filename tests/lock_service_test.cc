@@ -64,6 +64,40 @@ std::string ReadFile(const std::string& path) {
 std::string HostDir(const SimHost& h) { return h.repo.substr(0, h.repo.rfind('/')); }
 // A host's consensus port: its daemon's TCP port plus one (sim's offset).
 int ConsensusPort(const SimHost& h) { return std::stoi(h.peer.substr(h.peer.rfind(':') + 1)) + 1; }
+// A pool of four hosts' roles in the lock service: the leader, the
+// stand-by, a voter that neither leads nor is the pool master (`leaving`),
+// and the other voter.
+struct Roles {
+  bool found = false;
+  size_t leader = 0, standby = 0, leaving = 0, other = 0;
+};
+Roles RolesOf(const SimPool& pool) {
+  Roles r;
+  r.leader = Leader(pool, {0, 1, 2, 3});
+  if (r.leader >= pool.size()) return r;
+  std::vector<std::string> voters = pool.Ours(r.leader, {"Lock_status", json::object()})[1]["voters"];
+  const size_t none = pool.size();
+  r.standby = r.leaving = r.other = none;
+  for (size_t i = 0; i < pool.size(); ++i) {
+    if (std::find(voters.begin(), voters.end(), pool.host(i).uuid) == voters.end()) {
+      r.standby = i;
+    } else if (i != r.leader && !pool.host(i).master && r.leaving == none) {
+      r.leaving = i;
+    } else if (i != r.leader) {
+      r.other = i;
+    }
+  }
+  r.found = voters.size() == 3 && r.standby != none && r.leaving != none && r.other != none;
+  return r;
+}
+// Whether host `standby` now votes, one of three voters without `leaving`.
+bool VotesInPlaceOf(const SimPool& pool, size_t standby, size_t leaving) {
+  json s = pool.Ours(standby, {"Lock_status", json::object()}, 2000);
+  if (!s.is_array() || s[1].value("role", "") == "stand-by") return false;
+  std::vector<std::string> now = s[1]["voters"];
+  return now.size() == 3 && std::find(now.begin(), now.end(), pool.host(leaving).uuid) == now.end();
+}
+
 class LockServiceTest : public ::testing::Test {
  protected:
   TempDir dir_;
@@ -315,37 +349,15 @@ TEST_F(LockServiceTest, AStaleTokenIsRefusedAtMerge) {
 TEST_F(LockServiceTest, VotersFollowTheHostTable) {
   SimPool pool(dir_.path(), 4);
   ASSERT_TRUE(pool.ok());
-  size_t leader = Leader(pool, {0, 1, 2, 3});
-  ASSERT_LT(leader, pool.size());
-  json status = pool.Ours(leader, {"Lock_status", json::object()})[1];
-  std::vector<std::string> voters = status["voters"];
-  ASSERT_EQ(voters.size(), 3u) << status;
-  auto voting = [&](size_t i) {
-    return std::find(voters.begin(), voters.end(), pool.host(i).uuid) != voters.end();
-  };
-  size_t standby = pool.size(), leaving = pool.size(), other = pool.size();
-  for (size_t i = 0; i < pool.size(); ++i) {
-    if (!voting(i)) {
-      standby = i;
-    } else if (i != leader && !pool.host(i).master && leaving == pool.size()) {
-      leaving = i;
-    } else if (i != leader) {
-      other = i;
-    }
-  }
-  ASSERT_LT(standby, pool.size());
-  ASSERT_LT(leaving, pool.size());
-  ASSERT_LT(other, pool.size());
+  Roles roles = RolesOf(pool);
+  ASSERT_TRUE(roles.found);
+  const size_t leader = roles.leader, standby = roles.standby, leaving = roles.leaving,
+               other = roles.other;
   EXPECT_EQ(pool.Ours(standby, {"Lock_status", json::object()})[1]["role"], "stand-by");
 
   json deleted = pool.Call(leader, {"Delete_row", "host", pool.host(leaving).ref});
   ASSERT_EQ(deleted[0], "Delete_row") << deleted;
-  EXPECT_TRUE(Eventually([&] {
-    json s = pool.Ours(standby, {"Lock_status", json::object()}, 2000);
-    if (!s.is_array() || s[1].value("role", "") == "stand-by") return false;
-    std::vector<std::string> now = s[1]["voters"];
-    return now.size() == 3 && std::find(now.begin(), now.end(), pool.host(leaving).uuid) == now.end();
-  }, 30));
+  EXPECT_TRUE(Eventually([&] { return VotesInPlaceOf(pool, standby, leaving); }, 30));
   // The first voters but the leader gone: two of three still vote.
   pool.Kill(leaving);
   pool.Kill(other);
@@ -450,25 +462,10 @@ TEST_F(LockServiceTest, TheTableSurvivesARestartOfEveryVoter) {
 TEST_F(LockServiceTest, AHostThatMovesIsMadeAVoterWhereItIsNow) {
   SimPool pool(dir_.path(), 4, {"--pool-peers"});
   ASSERT_TRUE(pool.ok());
-  size_t leader = Leader(pool, {0, 1, 2, 3});
-  ASSERT_LT(leader, pool.size());
-  std::vector<std::string> voters = pool.Ours(leader, {"Lock_status", json::object()})[1]["voters"];
-  auto voting = [&](size_t i) {
-    return std::find(voters.begin(), voters.end(), pool.host(i).uuid) != voters.end();
-  };
-  size_t standby = pool.size(), leaving = pool.size(), other = pool.size();
-  for (size_t i = 0; i < pool.size(); ++i) {
-    if (!voting(i)) {
-      standby = i;
-    } else if (i != leader && !pool.host(i).master && leaving == pool.size()) {
-      leaving = i;
-    } else if (i != leader) {
-      other = i;
-    }
-  }
-  ASSERT_LT(standby, pool.size());
-  ASSERT_LT(leaving, pool.size());
-  ASSERT_LT(other, pool.size());
+  Roles roles = RolesOf(pool);
+  ASSERT_TRUE(roles.found);
+  const size_t leader = roles.leader, standby = roles.standby, leaving = roles.leaving,
+               other = roles.other;
 
   // The stand-by moves to 127.0.0.20 (its row first, as a host readdressed
   // in xapi), then its daemon restarts there.
@@ -489,12 +486,7 @@ TEST_F(LockServiceTest, AHostThatMovesIsMadeAVoterWhereItIsNow) {
   DaemonProcess restarted(moved.repo, moved.socket, dir_ / "moved.log", rest);
 
   ASSERT_EQ(pool.Call(leader, {"Delete_row", "host", pool.host(leaving).ref})[0], "Delete_row");
-  EXPECT_TRUE(Eventually([&] {
-    json s = pool.Ours(standby, {"Lock_status", json::object()}, 2000);
-    if (!s.is_array() || s[1].value("role", "") == "stand-by") return false;
-    std::vector<std::string> now = s[1]["voters"];
-    return now.size() == 3 && std::find(now.begin(), now.end(), pool.host(leaving).uuid) == now.end();
-  }, 30));
+  EXPECT_TRUE(Eventually([&] { return VotesInPlaceOf(pool, standby, leaving); }, 30));
   pool.Kill(leaving);
   pool.Kill(other);
   json a = Acquire(pool, standby, "SR:moved", {{"wait", 15}});
@@ -502,6 +494,18 @@ TEST_F(LockServiceTest, AHostThatMovesIsMadeAVoterWhereItIsNow) {
   EXPECT_NE(ReadFile(HostDir(pool.host(leader)) + "/daemon.log")
                 .find("lock service: host " + moved.uuid + " moved from"),
             std::string::npos);
+}
+
+// The leader of a three-host pool grants VDI:7, then another voter (the
+// victim) is killed: an impostor may take its place.
+bool LeaderGrantsAndAVoterDies(SimPool& pool, size_t* leader, size_t* victim) {
+  *leader = Leader(pool, {0, 1, 2});
+  if (*leader >= pool.size()) return false;
+  *victim = (*leader + 1) % 3;
+  json granted = Acquire(pool, *leader, "VDI:7", {{"ttl", 120}});
+  if (!Granted(granted)) return false;
+  pool.Kill(*victim);
+  return true;
 }
 
 // What a member taking host `victim`'s place (its id and consensus port)
@@ -538,12 +542,8 @@ bool SaidTwice(const std::string& path, const std::string& text) {
 TEST_F(LockServiceTest, AMemberWithoutTheSecretCannotJoin) {
   SimPool pool(dir_.path(), 3);
   ASSERT_TRUE(pool.ok());
-  size_t leader = Leader(pool, {0, 1, 2});
-  ASSERT_LT(leader, pool.size());
-  size_t victim = (leader + 1) % 3;
-  json granted = Acquire(pool, leader, "VDI:7", {{"ttl", 120}});
-  ASSERT_TRUE(Granted(granted)) << granted;
-  pool.Kill(victim);
+  size_t leader = pool.size(), victim = pool.size();
+  ASSERT_TRUE(LeaderGrantsAndAVoterDies(pool, &leader, &victim));
   {
     lock::LockTable table;
     lock::Consensus wrong(InPlaceOf(pool, victim, "not the pool secret", dir_ / "wrong"), table);
@@ -571,12 +571,8 @@ TEST_F(LockServiceTest, AMemberWithoutTheSecretCannotJoin) {
 TEST_F(LockServiceTest, OverTlsAMemberOutsideThePoolsBundleIsSentNothing) {
   SimPool pool(dir_.path(), 3, {"--tls"});
   ASSERT_TRUE(pool.ok());
-  size_t leader = Leader(pool, {0, 1, 2});
-  ASSERT_LT(leader, pool.size());
-  size_t victim = (leader + 1) % 3;
-  json granted = Acquire(pool, leader, "VDI:7", {{"ttl", 120}});
-  ASSERT_TRUE(Granted(granted)) << granted;
-  pool.Kill(victim);
+  size_t leader = pool.size(), victim = pool.size();
+  ASSERT_TRUE(LeaderGrantsAndAVoterDies(pool, &leader, &victim));
   const std::string leader_log = HostDir(pool.host(leader)) + "/daemon.log";
   const std::string secret = PoolSecret(pool, victim);
   auto trust = server::TlsTrust::FromBundle(dir_ / "pool/pool-ca-bundle.pem");
@@ -590,10 +586,7 @@ TEST_F(LockServiceTest, OverTlsAMemberOutsideThePoolsBundleIsSentNothing) {
     plain.Stop();
   }
   {
-    CommandResult made = test::Run(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-        "-subj /CN=impostor -keyout " + ShellQuote(dir_ / "impostor.key") + " -out " +
-        ShellQuote(dir_ / "impostor.pem"));
+    CommandResult made = MakeCertificate("impostor", dir_ / "impostor.pem", dir_ / "impostor.key");
     ASSERT_EQ(made.exit_code, 0) << made.output;
     lock::ConsensusOptions o = InPlaceOf(pool, victim, secret, dir_ / "untrusted");
     o.tls = std::make_shared<lock::ConsensusTls>(dir_ / "impostor.pem", dir_ / "impostor.key", trust);

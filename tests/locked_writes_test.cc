@@ -10,7 +10,6 @@
 #include "server/client.h"
 #include "support/daemon.h"
 #include "support/sim_pool.h"
-#include "xgdb/store.h"
 
 namespace xgdb::test {
 namespace {
@@ -47,13 +46,6 @@ class LockedWritesTest : public ::testing::Test {
     }
     return true;
   }
-  // The message of the newest commit of master on host i that changed a row.
-  std::string LastCommitOf(const SimPool& pool, size_t i, const std::string& ref,
-                           const std::string& table = "VM") {
-    return test::Run("git -C " + ShellQuote(pool.host(i).repo) + " log -1 --format=%B master -- " +
-                     ShellQuote(Store::ObjectPath(table, ref)))
-        .output;
-  }
 
   TempDir dir_;
 };
@@ -74,13 +66,13 @@ TEST_F(LockedWritesTest, AWriteIsMadeOnlyWhileItsGrantLivesAndCarriesItsToken) {
             200);
   EXPECT_EQ(pool.ReadField(1, "pool", "name_description", pool_ref), "fenced");
   EXPECT_TRUE(Eventually([&] {
-    return LastCommitOf(pool, 1, pool_ref, "pool").find(trailer) != std::string::npos;
-  })) << LastCommitOf(pool, 1, pool_ref, "pool");
+    return pool.LastCommitOf(1, "pool", pool_ref).find(trailer) != std::string::npos;
+  })) << pool.LastCommitOf(1, "pool", pool_ref);
   // Host 1's VM written through host 2: its owner checks and commits.
   const std::string vm = pool.OwnedVm(1);
   EXPECT_EQ(Status(pool, 2, {"Write_field", "VM", vm, "name__description", "fenced"}, header), 200);
-  EXPECT_TRUE(Eventually([&] { return LastCommitOf(pool, 1, vm).find(trailer) != std::string::npos; }))
-      << LastCommitOf(pool, 1, vm);
+  EXPECT_TRUE(Eventually([&] { return pool.LastCommitOf(1, "VM", vm).find(trailer) != std::string::npos; }))
+      << pool.LastCommitOf(1, "VM", vm);
 
   ASSERT_EQ(pool.Ours(0, {"Lock_release", {{"name", "SR:fence"}, {"token", token}}})[0],
             "Lock_release");
@@ -129,8 +121,8 @@ TEST_F(LockedWritesTest, OnlyTheHostHoldingTheVmsLockStartsItAndLeavingGivesItBa
   EXPECT_EQ(grant["holder"], pool.host(0).ref);
   const std::string trailer = "Lock-Token: " + std::to_string(grant["token"].get<uint64_t>()) +
                               " " + lock;
-  EXPECT_TRUE(Eventually([&] { return LastCommitOf(pool, 0, vm).find(trailer) != std::string::npos; }))
-      << LastCommitOf(pool, 0, vm);
+  EXPECT_TRUE(Eventually([&] { return pool.LastCommitOf(0, "VM", vm).find(trailer) != std::string::npos; }))
+      << pool.LastCommitOf(0, "VM", vm);
   EXPECT_TRUE(Eventually([&] { return EveryHostReads(pool, vm, pool.host(0).ref); }));
   // Host 0 writing it again (a reboot) takes nothing new.
   EXPECT_EQ(WriteStatus(pool, 0, vm, pool.host(0).ref), 200);

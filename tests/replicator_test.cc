@@ -362,10 +362,7 @@ TEST_F(ReplicatorTest, OverTlsNothingIsSentToACertificateOutsideThePoolsBundle) 
   // Host 1 is gone and something else answers at its address, with a
   // certificate of its own.
   pool.Kill(1);
-  CommandResult made = test::Run(
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-      "-subj /CN=impostor -keyout " + ShellQuote(dir_ / "impostor.key") + " -out " +
-      ShellQuote(dir_ / "impostor.pem"));
+  CommandResult made = MakeCertificate("impostor", dir_ / "impostor.pem", dir_ / "impostor.key");
   ASSERT_EQ(made.exit_code, 0) << made.output;
   server::ServerOptions o;
   o.tcp = true;

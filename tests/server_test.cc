@@ -266,20 +266,25 @@ TEST_F(TransportTest, HandlerMayAnswerLaterAndSeesTaskHeaderAndExtensionPath) {
   for (std::thread& t : answerers) t.join();
 }
 
+// A TCP listener with TLS from `cert` and `key`, asking for kSecretA (its
+// secret file beside the certificate).
+ServerOptions TlsOnTcp(const std::string& cert, const std::string& key) {
+  test::WriteFile(cert.substr(0, cert.rfind('/')) + "/secret-a", std::string(kSecretA) + "\n");
+  ServerOptions o;
+  o.tcp = true;
+  o.secret_files = {cert.substr(0, cert.rfind('/')) + "/secret-a"};
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  return o;
+}
+
 // TLS on the TCP port, checked with a real TLS client (curl) against a
 // self-signed certificate made here: the secret still decides.
 TEST_F(TransportTest, TlsOnTcpServesWithTheSecretAndRefusesWithout) {
   std::string cert = dir_ / "cert.pem", key = dir_ / "key.pem";
-  test::CommandResult made = test::Run(
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " +
-      test::ShellQuote(key) + " -out " + test::ShellQuote(cert));
+  test::CommandResult made = test::MakeCertificate("localhost", cert, key);
   ASSERT_EQ(0, made.exit_code) << made.output;
-  test::WriteFile(dir_ / "secret-a", std::string(kSecretA) + "\n");
-  ServerOptions o;
-  o.tcp = true;
-  o.secret_files = {dir_ / "secret-a"};
-  o.tls_cert_file = cert;
-  o.tls_key_file = key;
+  ServerOptions o = TlsOnTcp(cert, key);
   HttpServer server(o, Synchronous([](const Request& r) {
     return rpc::RpcResult{200, "tls:" + r.body, ""};
   }));
@@ -305,20 +310,13 @@ TEST_F(TransportTest, TlsOnTcpServesWithTheSecretAndRefusesWithout) {
 TEST_F(TransportTest, TlsClientTrustsTheCertificatesOfItsBundleOnly) {
   auto make_certificate = [&](const std::string& name) {
     std::string cert = dir_ / (name + ".pem"), key = dir_ / (name + ".key");
-    test::CommandResult made = test::Run(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=" +
-        name + " -keyout " + test::ShellQuote(key) + " -out " + test::ShellQuote(cert));
+    test::CommandResult made = test::MakeCertificate(name, cert, key);
     EXPECT_EQ(0, made.exit_code) << made.output;
     return std::make_pair(cert, key);
   };
   auto [cert, key] = make_certificate("host-a");
   auto [other_cert, other_key] = make_certificate("host-b");
-  test::WriteFile(dir_ / "secret-a", std::string(kSecretA) + "\n");
-  ServerOptions o;
-  o.tcp = true;
-  o.secret_files = {dir_ / "secret-a"};
-  o.tls_cert_file = cert;
-  o.tls_key_file = key;
+  ServerOptions o = TlsOnTcp(cert, key);
   std::atomic<int> served{0};
   HttpServer server(o, Synchronous([&](const Request& r) {
     ++served;

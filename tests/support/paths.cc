@@ -52,6 +52,12 @@ CommandResult Run(const std::string& command) {
   return result;
 }
 
+CommandResult MakeCertificate(const std::string& name, const std::string& cert_file,
+                              const std::string& key_file) {
+  return Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=" +
+             ShellQuote(name) + " -keyout " + ShellQuote(key_file) + " -out " + ShellQuote(cert_file));
+}
+
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {

@@ -37,6 +37,10 @@ struct CommandResult {
 CommandResult Run(const std::string& command);
 // Quotes a string for /bin/sh.
 std::string ShellQuote(const std::string& s);
+// A self-signed P-256 certificate naming `name` and its key, as PEM files
+// (with the openssl command); the command's result.
+CommandResult MakeCertificate(const std::string& name, const std::string& cert_file,
+                              const std::string& key_file);
 
 }  // namespace xgdb::test
 

@@ -14,6 +14,7 @@
 
 #include "server/client.h"
 #include "xgdb/error.h"
+#include "xgdb/store.h"
 
 namespace xgdb::test {
 
@@ -110,6 +111,12 @@ void SimPool::WriteField(size_t i, const std::string& table, const std::string& 
                          const std::string& field, const std::string& value) const {
   nlohmann::json a = Call(i, {"Write_field", table, ref, field, value});
   EXPECT_EQ(a, nlohmann::json::parse(R"(["Write_field",null])")) << "host " << i;
+}
+
+std::string SimPool::LastCommitOf(size_t i, const std::string& table, const std::string& ref) const {
+  return Run("git -C " + ShellQuote(hosts_[i].repo) + " log -1 --format=%B master -- " +
+             ShellQuote(Store::ObjectPath(table, ref)))
+      .output;
 }
 
 std::string SimPool::OwnedVm(size_t i) const {

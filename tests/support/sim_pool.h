@@ -57,6 +57,9 @@ class SimPool {
   // A VM resident on host i (so owned by it, docs/ownership.md), as host i
   // reads; "" when none.
   std::string OwnedVm(size_t i) const;
+  // The message of the newest commit of host i's master that changed the
+  // row (plain git on its repository).
+  std::string LastCommitOf(size_t i, const std::string& table, const std::string& ref) const;
   // Host i's master commit ("" when unreachable).
   std::string Master(size_t i) const;
   // Whether every host in `live` (all when empty) has the same master and
