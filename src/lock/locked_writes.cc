@@ -94,8 +94,7 @@ rpc::RpcResult VmStartGuard::Write(rpc::ProtocolVersion version, std::string_vie
   }
   rpc::RpcResult result = make();
   if (!Made(result)) {
-    locks_.CallAsync("Lock_release", {{"name", name}, {"token", token}},
-                     [](const nlohmann::json*, const Error*) {});
+    GiveBack(Held{name, token});
     return result;
   }
   // The write is in the image: the commit holding it carries the token.
@@ -114,6 +113,10 @@ void VmStartGuard::Release(const std::string& vm) {
     held = it->second;
     held_.erase(it);
   }
+  GiveBack(held);
+}
+
+void VmStartGuard::GiveBack(const Held& held) {
   // Not on the writer's time: a release that fails leaves a lease that
   // expires (docs/locks.md).
   locks_.CallAsync("Lock_release", {{"name", held.name}, {"token", held.token}},

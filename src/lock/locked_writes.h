@@ -64,7 +64,8 @@ class VmStartGuard {
     std::string name;  // VM:<uuid>
     uint64_t token = 0;
   };
-  void Release(const std::string& vm);
+  void Release(const std::string& vm);  // if this host holds its lock
+  void GiveBack(const Held& held);
 
   Store& store_;
   LockService& locks_;
